@@ -1,0 +1,5 @@
+//! Sequence biology: alphabets, k-mers and pairwise alignment.
+
+pub mod alignment;
+pub mod alphabet;
+pub mod kmer;

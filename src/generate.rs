@@ -1,0 +1,1 @@
+//! Deterministic generator of protein and DNA families with controlled identities. (HELPER E)
