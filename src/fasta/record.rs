@@ -1,5 +1,6 @@
 //! One FASTA record as it sits in a chunk: where its bytes are, its header, its residues and its
-//! layout. (HELPER C fills in.)
+//! layout. Records borrow nothing: their ranges index the owning chunk's `data`, so a chunk moves
+//! between threads as one value.
 
 use super::layout::Layout;
 use std::ops::Range;
@@ -46,10 +47,13 @@ impl Record {
     }
 }
 
-/// First whitespace-delimited token of a header.
+/// First whitespace-delimited token of a header: everything up to the first space or tab.
 pub fn first_token(header: &[u8]) -> &[u8] {
-    let _ = header;
-    todo!("helper C")
+    let end = header
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(header.len());
+    &header[..end]
 }
 
 impl Chunk {
@@ -61,5 +65,19 @@ impl Chunk {
                 .iter()
                 .map(|r| r.seq.capacity() + std::mem::size_of::<Record>() + r.layout.heap_bytes())
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_token;
+
+    #[test]
+    fn first_token_stops_at_space_or_tab() {
+        assert_eq!(first_token(b"sp|P1|X desc"), b"sp|P1|X");
+        assert_eq!(first_token(b"id\tdesc"), b"id");
+        assert_eq!(first_token(b"id"), b"id");
+        assert_eq!(first_token(b" lead"), b"");
+        assert_eq!(first_token(b""), b"");
     }
 }

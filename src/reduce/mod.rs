@@ -1,1 +1,18 @@
-//! reduce (ME)
+//! `talaria reduce`: the stage pipeline that turns a FASTA stream into representatives, deltas
+//! and a cluster table.
+//!
+//! ```text
+//! reader -> chunker -> prefetch xP -> aligner xN -> writer -> sinks (fasta, deltas, tsv, clstr)
+//! ```
+//! Decisions are made in parallel against snapshots of the representatives' index and completed
+//! in input order by the writer, so outputs are identical for any thread count or chunk size.
+
+pub mod clstr;
+pub mod decide;
+pub mod index;
+pub mod pipeline;
+pub mod summary;
+pub mod writer;
+
+pub use pipeline::{run, ReduceError, ReduceJob};
+pub use summary::Summary;

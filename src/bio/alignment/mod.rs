@@ -1,9 +1,28 @@
 //! Pairwise alignment: banded, affine-gap, overlap (free end gaps on both sequences), with
 //! traceback. Every member assignment talaria makes is backed by one of these alignments.
-//! (HELPER B fills in; split into scoring.rs / banded.rs / mod.rs as fits.)
+//! `scoring.rs` holds the substitution tables, `banded.rs` the scalar reference kernel; this file
+//! is the API. The aligner never allocates per call once warm, and refuses (returns `None`)
+//! rather than exceed its cell cap.
+
+mod banded;
+mod scoring;
+#[cfg(test)]
+mod tests;
+
+pub use scoring::Scoring;
 
 use crate::bio::alphabet::Alphabet;
 use std::cell::RefCell;
+
+/// Default cap on band cells per alignment: 64 Mi cells, which is 64 MiB of traceback (one byte
+/// per cell). Above it a sequence pair is not aligned and the record becomes a representative,
+/// so one huge pair can never exhaust a worker's memory.
+pub const DEFAULT_MAX_CELLS: usize = 64 << 20;
+
+/// Longest shorter sequence the kernel accepts. Scores are i32: with |column score| <= 11 and
+/// gap costs of 12 per column at most, every in-band value stays within ±2^30 for
+/// `min(n, m) <= 2^26`, far from the kernel's "minus infinity" (`i32::MIN / 2`).
+pub const MAX_SHORTER_LEN: usize = 1 << 26;
 
 /// One run of alignment columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +40,28 @@ pub enum AlignOp {
 pub struct Band {
     pub diagonal: i64,
     pub half_width: usize,
+}
+
+impl Band {
+    /// The band that holds every cell of a `query_len × target_len` matrix.
+    pub fn covering(query_len: usize, target_len: usize) -> Band {
+        // Diagonals run from -query_len to target_len; centre the band on them, rounding the
+        // half width up so both ends are inside.
+        let (n, m) = (query_len as i64, target_len as i64);
+        let half_width = (n + m + 1) / 2;
+        Band {
+            diagonal: m - half_width,
+            half_width: half_width as usize,
+        }
+    }
+
+    /// The band's diagonals clipped to a `query_len × target_len` matrix; `None` if it misses it.
+    fn clip(self, query_len: usize, target_len: usize) -> Option<banded::Diagonals> {
+        let half_width = i64::try_from(self.half_width).unwrap_or(i64::MAX);
+        let low = self.diagonal.saturating_sub(half_width).max(-(query_len as i64));
+        let high = self.diagonal.saturating_add(half_width).min(target_len as i64);
+        (low <= high).then_some(banded::Diagonals { low, high })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -59,10 +100,18 @@ impl Alignment {
 }
 
 /// Reusable aligner: create once per worker, call many times; scratch buffers live inside.
+///
+/// Alignments are overlap alignments: the path starts anywhere on the first row or column of the
+/// DP matrix and ends at the best cell of its last row or last column, so overhanging ends of
+/// either sequence are free. Ties are broken deterministically: a cell prefers Pair, then Delete,
+/// then Insert; a gap state prefers opening over extending; among equally good end cells the
+/// first in (query position, target position) order wins. When nothing scores above zero, that
+/// rule picks the empty alignment at the corner (0, target_len).
 pub struct Aligner {
     alphabet: Alphabet,
+    scoring: Scoring,
     max_cells: usize,
-    scratch: RefCell<Vec<u8>>,
+    scratch: RefCell<banded::Scratch>,
 }
 
 impl Default for Aligner {
@@ -78,18 +127,57 @@ impl Aligner {
     }
     /// Protein: BLOSUM62, gap open 11 extend 1. Nucleotide: +2/-3, gap open 5 extend 2.
     pub fn for_alphabet(alphabet: Alphabet) -> Self {
-        let _ = alphabet;
-        todo!("helper B")
+        Aligner {
+            alphabet,
+            scoring: Scoring::for_alphabet(alphabet),
+            max_cells: DEFAULT_MAX_CELLS,
+            scratch: RefCell::new(banded::Scratch::default()),
+        }
+    }
+    /// The same aligner with a different cap on DP cells per alignment (default
+    /// [`DEFAULT_MAX_CELLS`]).
+    pub fn with_max_cells(mut self, max_cells: usize) -> Self {
+        self.max_cells = max_cells;
+        self
+    }
+    pub fn alphabet(&self) -> Alphabet {
+        self.alphabet
+    }
+    pub fn scoring(&self) -> &Scoring {
+        &self.scoring
+    }
+    pub fn max_cells(&self) -> usize {
+        self.max_cells
     }
     /// Full overlap alignment (band wide enough to hold every cell). `None` only when the DP
     /// matrix would exceed the cell cap.
     pub fn align(&self, query: &[u8], target: &[u8]) -> Option<Alignment> {
-        let _ = (query, target);
-        todo!("helper B")
+        self.align_banded(query, target, Band::covering(query.len(), target.len()))
     }
     /// Overlap alignment restricted to `band`. `None` when the band holds more cells than the cap.
+    ///
+    /// Empty sequences, and a band that misses the matrix entirely, give the empty alignment
+    /// (`Alignment::default()`). `None` also when the shorter sequence exceeds
+    /// [`MAX_SHORTER_LEN`].
     pub fn align_banded(&self, query: &[u8], target: &[u8], band: Band) -> Option<Alignment> {
-        let _ = (query, target, band);
-        todo!("helper B")
+        let (n, m) = (query.len(), target.len());
+        if n == 0 || m == 0 {
+            return Some(Alignment::default());
+        }
+        let Some(diagonals) = band.clip(n, m) else {
+            return Some(Alignment::default());
+        };
+        if n.min(m) > MAX_SHORTER_LEN {
+            return None;
+        }
+        diagonals.traceback_cells(n, m, self.max_cells)?;
+        let mut scratch = self.scratch.borrow_mut();
+        Some(banded::align(
+            &self.scoring,
+            query,
+            target,
+            diagonals,
+            &mut scratch,
+        ))
     }
 }

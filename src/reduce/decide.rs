@@ -1,0 +1,266 @@
+//! The reduction decision for one record: join an earlier representative (backed by a real
+//! alignment at or above the threshold) or become a representative.
+//!
+//! Rule (a total order, so results never depend on timing): an exact duplicate (ignoring case)
+//! of an indexed representative joins it; otherwise the candidates are the indexed
+//! representatives sharing enough k-mers with the record, taken in ordinal (input) order, at most
+//! `max_candidates` of them, and the record joins the FIRST one whose alignment reaches the
+//! identity threshold and the member-coverage threshold. Because representatives only ever get
+//! larger ordinals, a decision made against an older snapshot of the index can be completed by
+//! looking only at representatives published since — see `reduce::writer`.
+
+use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band};
+use crate::bio::kmer::KmerCoder;
+use crate::delta::ops;
+use crate::reduce::index::{RepIndex, RepSeq};
+use parking_lot::RwLock;
+use rustc_hash::FxHashMap;
+
+/// Per-run decision parameters.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub coder: KmerCoder,
+    pub threshold: f64,
+    pub coverage: f64,
+    pub max_candidates: usize,
+}
+
+/// What the prefetcher computes per record (needs no shared state).
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    /// Distinct k-mers, sorted.
+    pub kmers: Vec<u64>,
+    /// Hash of the residues, ASCII-uppercased (exact duplicates ignore case).
+    pub exact_hash: u64,
+}
+
+impl Features {
+    pub fn compute(coder: &KmerCoder, seq: &[u8]) -> Features {
+        let mut kmers = Vec::new();
+        coder.distinct(seq, &mut kmers);
+        Features { kmers, exact_hash: uppercase_hash(seq) }
+    }
+    pub fn heap_bytes(&self) -> usize {
+        self.kmers.capacity() * 8
+    }
+}
+
+/// xxh3 of the ASCII-uppercased bytes, without allocating a copy of the sequence.
+pub fn uppercase_hash(seq: &[u8]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = [0u8; 4096];
+    for piece in seq.chunks(buf.len()) {
+        let upper = &mut buf[..piece.len()];
+        upper.copy_from_slice(piece);
+        upper.make_ascii_uppercase();
+        hasher.update(upper);
+    }
+    hasher.digest()
+}
+
+/// A record's outcome as far as the deciding thread could see.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    Member(Join),
+    /// No candidate passed among the representatives published before `snapshot`;
+    /// `tried` lists the candidates aligned (ordinal order).
+    Representative { snapshot: u32, tried: Vec<u32> },
+}
+
+/// A verified membership.
+#[derive(Clone, Debug)]
+pub struct Join {
+    pub rep: u32,
+    pub identity: f64,
+    /// `delta::ops` bytes rebuilding the member from the representative.
+    pub delta: Vec<u8>,
+    pub exact: bool,
+}
+
+/// Counters for the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecideStats {
+    pub alignments: u64,
+    pub alignments_passed: u64,
+    pub exact_hits: u64,
+    pub candidates: u64,
+    pub too_large: u64,
+}
+
+impl DecideStats {
+    pub fn add(&mut self, o: &DecideStats) {
+        self.alignments += o.alignments;
+        self.alignments_passed += o.alignments_passed;
+        self.exact_hits += o.exact_hits;
+        self.candidates += o.candidates;
+        self.too_large += o.too_large;
+    }
+}
+
+/// Per-thread decision maker: owns an aligner and scratch space.
+pub struct Decider {
+    params: Params,
+    aligner: Aligner,
+    hits: Vec<u32>,
+    shared: Vec<(u32, u32)>,
+    member_pos: FxHashMap<u64, u32>,
+    votes: FxHashMap<i64, u32>,
+    pub stats: DecideStats,
+}
+
+/// Shared k-mers a candidate needs: the shorter sequence's distinct k-mers minus k for every
+/// residue the threshold lets differ, minus k more for one gap (CD-HIT's short-word filter,
+/// with one gap of slack). At least 1. A filter only: every join is still aligned.
+pub fn required_shared(k: usize, threshold: f64, member: (usize, u32), rep: (usize, u32)) -> u32 {
+    let (len, distinct) = if member.0 <= rep.0 { member } else { rep };
+    let differing = ((1.0 - threshold) * len as f64).ceil() as i64;
+    let need = distinct as i64 - k as i64 * (differing + 1);
+    need.max(1) as u32
+}
+
+impl Decider {
+    pub fn new(params: Params, aligner: Aligner) -> Decider {
+        Decider {
+            params,
+            aligner,
+            hits: Vec::new(),
+            shared: Vec::new(),
+            member_pos: FxHashMap::default(),
+            votes: FxHashMap::default(),
+            stats: DecideStats::default(),
+        }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Exact duplicate (ignoring case) of an indexed representative, with its delta.
+    pub fn exact(&mut self, index: &RwLock<RepIndex>, seq: &[u8], features: &Features) -> Option<Join> {
+        let rep = index.read().exact(features.exact_hash, seq).cloned()?;
+        self.stats.exact_hits += 1;
+        let n = seq.len();
+        let aln = Alignment {
+            score: 0,
+            query_start: 0,
+            query_end: n,
+            target_start: 0,
+            target_end: n,
+            identical: n,
+            ops: if n == 0 { Vec::new() } else { vec![(AlignOp::Pair, n as u32)] },
+        };
+        let mut delta = Vec::new();
+        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
+        Some(Join { rep: rep.ordinal, identity: 1.0, delta, exact: true })
+    }
+
+    /// Search representatives with ordinal >= `since` (all of them when 0), aligning at most
+    /// `max_candidates - already_tried` candidates in ordinal order.
+    pub fn search(
+        &mut self,
+        index: &RwLock<RepIndex>,
+        seq: &[u8],
+        features: &Features,
+        since: u32,
+        already_tried: usize,
+    ) -> Verdict {
+        let budget = self.params.max_candidates.saturating_sub(already_tried);
+        let (snapshot, candidates) = {
+            let guard = index.read();
+            let snapshot = guard.published();
+            self.shared.clear();
+            if budget > 0 && !features.kmers.is_empty() {
+                guard.shared_counts(&features.kmers, since, &mut self.hits, &mut self.shared);
+            }
+            let k = self.params.coder.k;
+            let member = (seq.len(), features.kmers.len() as u32);
+            let mut candidates: Vec<RepSeq> = Vec::new();
+            for &(ordinal, shared) in &self.shared {
+                if candidates.len() >= budget {
+                    break;
+                }
+                let Some(rep) = guard.get(ordinal) else { continue };
+                if shared >= required_shared(k, self.params.threshold, member, (rep.seq.len(), rep.distinct)) {
+                    candidates.push(rep.clone());
+                }
+            }
+            (snapshot, candidates)
+        };
+        self.stats.candidates += candidates.len() as u64;
+        self.member_pos.clear();
+        let mut tried = Vec::with_capacity(candidates.len());
+        for rep in &candidates {
+            tried.push(rep.ordinal);
+            if let Some(join) = self.try_join(seq, rep) {
+                return Verdict::Member(join);
+            }
+        }
+        Verdict::Representative { snapshot, tried }
+    }
+
+    /// Align `seq` (query) against `rep` (target) in a band around the diagonal most k-mer hits
+    /// agree on; a join when identity and coverage reach the thresholds.
+    fn try_join(&mut self, seq: &[u8], rep: &RepSeq) -> Option<Join> {
+        let diagonal = self.best_diagonal(seq, &rep.seq);
+        let shorter = seq.len().min(rep.seq.len());
+        // The path may drift from the seed diagonal by the residues the threshold lets differ.
+        let half_width = (((1.0 - self.params.threshold) * shorter as f64).ceil() as usize + 8).clamp(16, 1024);
+        self.stats.alignments += 1;
+        let Some(aln) = self.aligner.align_banded(seq, &rep.seq, Band { diagonal, half_width }) else {
+            self.stats.too_large += 1;
+            return None;
+        };
+        let identity = aln.identity(seq.len(), rep.seq.len());
+        if identity + 1e-12 < self.params.threshold || aln.query_coverage(seq.len()) + 1e-12 < self.params.coverage {
+            return None;
+        }
+        self.stats.alignments_passed += 1;
+        let mut delta = Vec::new();
+        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
+        Some(Join { rep: rep.ordinal, identity, delta, exact: false })
+    }
+
+    /// The most common `target_pos - query_pos` over shared k-mers (ties: nearest to 0, then smaller).
+    fn best_diagonal(&mut self, seq: &[u8], rep: &[u8]) -> i64 {
+        let coder = self.params.coder;
+        if self.member_pos.is_empty() {
+            let member_pos = &mut self.member_pos;
+            coder.for_each(seq, |pos, kmer| {
+                member_pos.entry(kmer).or_insert(pos as u32);
+            });
+        }
+        self.votes.clear();
+        let (member_pos, votes) = (&self.member_pos, &mut self.votes);
+        coder.for_each(rep, |pos, kmer| {
+            if let Some(&q) = member_pos.get(&kmer) {
+                *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
+            }
+        });
+        votes
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.abs().cmp(&a.0.abs())).then(b.0.cmp(a.0)))
+            .map(|(&d, _)| d)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_shared_uses_the_shorter_sequence() {
+        // 300 residues, 296 distinct 5-mers, 0.9: 30 may differ -> 296 - 5 * 31 = 141.
+        assert_eq!(required_shared(5, 0.9, (300, 296), (500, 490)), 141);
+        assert_eq!(required_shared(5, 0.9, (500, 490), (300, 296)), 141);
+        assert_eq!(required_shared(5, 0.5, (300, 296), (300, 296)), 1);
+    }
+
+    #[test]
+    fn uppercase_hash_ignores_case_only() {
+        assert_eq!(uppercase_hash(b"acgtn"), uppercase_hash(b"ACGTN"));
+        assert_ne!(uppercase_hash(b"ACGTA"), uppercase_hash(b"ACGTN"));
+        let long: Vec<u8> = (0..10_000).map(|i| b"acgt"[i % 4]).collect();
+        assert_eq!(uppercase_hash(&long), uppercase_hash(&long.to_ascii_uppercase()));
+    }
+}

@@ -1,0 +1,331 @@
+//! The representatives' index: for every k-mer, the representatives containing it, newest first.
+//!
+//! Postings are append-only linked chains in one arena (8 bytes per posting, no per-k-mer
+//! allocation). Because representatives are published in ordinal order, each chain is sorted by
+//! ordinal, descending — so "representatives published since ordinal g" is a walk that stops
+//! early, which is what the writer's determinism re-check needs. The index lives inside a byte
+//! budget: when it is over, the least recently used representatives are evicted from the index
+//! (they stay representatives in the output; later records just cannot join them).
+
+use crate::bio::kmer::KmerCoder;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const END: u32 = u32::MAX;
+/// Direct-addressed chain heads up to this many k-mer values (16 MiB of heads); a hash map above.
+const DENSE_HEADS_MAX: u64 = 1 << 22;
+
+#[derive(Clone, Copy)]
+struct Node {
+    rep: u32,
+    next: u32,
+}
+
+enum Heads {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<u64, u32>),
+}
+
+/// An indexed representative's sequence and what queries need about it.
+#[derive(Clone)]
+pub struct RepSeq {
+    pub ordinal: u32,
+    /// Residues exactly as in the input (case kept).
+    pub seq: Arc<[u8]>,
+    /// Number of distinct k-mers.
+    pub distinct: u32,
+}
+
+struct Slot {
+    rep: RepSeq,
+    exact_hash: u64,
+    last_used: u64,
+}
+
+/// Figures for the end-of-run summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexStats {
+    pub published: u64,
+    pub evicted: u64,
+    pub not_indexed: u64,
+    pub compactions: u64,
+    pub peak_bytes: u64,
+}
+
+pub struct RepIndex {
+    coder: KmerCoder,
+    heads: Heads,
+    nodes: Vec<Node>,
+    garbage_nodes: usize,
+    alive: FxHashMap<u32, Slot>,
+    /// Case-insensitive sequence hash -> representative, for exact duplicates.
+    exact: FxHashMap<u64, u32>,
+    lru: BTreeSet<(u64, u32)>,
+    next_ordinal: u32,
+    budget: usize,
+    fixed_bytes: usize,
+    seq_bytes: usize,
+    pub stats: IndexStats,
+}
+
+/// Approximate heap cost of one alive representative besides its residues and postings
+/// (slot in the map, exact-hash entry, LRU entry), for the budget.
+const PER_REP_OVERHEAD: usize = 128;
+
+impl RepIndex {
+    pub fn new(coder: KmerCoder, budget: usize) -> RepIndex {
+        let heads = if coder.space() <= DENSE_HEADS_MAX {
+            Heads::Dense(vec![END; coder.space() as usize])
+        } else {
+            Heads::Sparse(FxHashMap::default())
+        };
+        let fixed_bytes = match &heads {
+            Heads::Dense(v) => v.len() * 4,
+            Heads::Sparse(_) => 0,
+        };
+        RepIndex {
+            coder,
+            heads,
+            nodes: Vec::new(),
+            garbage_nodes: 0,
+            alive: FxHashMap::default(),
+            exact: FxHashMap::default(),
+            lru: BTreeSet::new(),
+            next_ordinal: 0,
+            budget,
+            fixed_bytes,
+            seq_bytes: 0,
+            stats: IndexStats::default(),
+        }
+    }
+
+    pub fn coder(&self) -> &KmerCoder {
+        &self.coder
+    }
+
+    /// Representatives published so far (alive or not); the next one gets this ordinal.
+    pub fn published(&self) -> u32 {
+        self.next_ordinal
+    }
+
+    /// Bytes the index accounts for (heads, postings, residues, per-representative overhead).
+    pub fn bytes(&self) -> usize {
+        let sparse_heads = match &self.heads {
+            Heads::Dense(_) => 0,
+            Heads::Sparse(map) => map.len() * 24,
+        };
+        self.fixed_bytes
+            + sparse_heads
+            + self.nodes.len() * std::mem::size_of::<Node>()
+            + self.seq_bytes
+            + self.alive.len() * PER_REP_OVERHEAD
+    }
+
+    pub fn alive_count(&self) -> usize {
+        self.alive.len()
+    }
+
+    fn head(&self, kmer: u64) -> u32 {
+        match &self.heads {
+            Heads::Dense(v) => v[self.coder.dense(kmer) as usize],
+            Heads::Sparse(map) => map.get(&kmer).copied().unwrap_or(END),
+        }
+    }
+
+    /// The alive representative with this ordinal.
+    pub fn get(&self, ordinal: u32) -> Option<&RepSeq> {
+        self.alive.get(&ordinal).map(|s| &s.rep)
+    }
+
+    /// An alive representative whose residues equal `seq` ignoring case.
+    pub fn exact(&self, hash: u64, seq: &[u8]) -> Option<&RepSeq> {
+        let ordinal = *self.exact.get(&hash)?;
+        let rep = self.get(ordinal)?;
+        (rep.seq.len() == seq.len() && rep.seq.eq_ignore_ascii_case(seq)).then_some(rep)
+    }
+
+    /// Count, for every alive representative with ordinal >= `since`, how many of `kmers`
+    /// (distinct, any order) it contains. Appends `(ordinal, shared)` to `out`, ordinal ascending.
+    pub fn shared_counts(&self, kmers: &[u64], since: u32, hits: &mut Vec<u32>, out: &mut Vec<(u32, u32)>) {
+        hits.clear();
+        for &kmer in kmers {
+            let mut at = self.head(kmer);
+            while at != END {
+                let node = self.nodes[at as usize];
+                if node.rep < since {
+                    break;
+                }
+                hits.push(node.rep);
+                at = node.next;
+            }
+        }
+        hits.sort_unstable();
+        let mut i = 0;
+        while i < hits.len() {
+            let rep = hits[i];
+            let mut j = i + 1;
+            while j < hits.len() && hits[j] == rep {
+                j += 1;
+            }
+            if self.alive.contains_key(&rep) {
+                out.push((rep, (j - i) as u32));
+            }
+            i = j;
+        }
+    }
+
+    /// Record that a member joined `ordinal` at record `record_ordinal` (for LRU eviction).
+    pub fn touch(&mut self, ordinal: u32, record_ordinal: u64) {
+        if let Some(slot) = self.alive.get_mut(&ordinal) {
+            self.lru.remove(&(slot.last_used, ordinal));
+            slot.last_used = record_ordinal;
+            self.lru.insert((record_ordinal, ordinal));
+        }
+    }
+
+    /// Publish the next representative. Returns its ordinal. When the index is over budget
+    /// afterwards, least recently used representatives are evicted until it fits.
+    pub fn publish(&mut self, seq: Arc<[u8]>, kmers: &[u64], exact_hash: u64, record_ordinal: u64) -> u32 {
+        let ordinal = self.next_ordinal;
+        self.next_ordinal += 1;
+        let new_bytes = seq.len() + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD;
+        if self.fixed_bytes + new_bytes > self.budget || self.nodes.len() + kmers.len() >= END as usize {
+            // It could never fit: leave it out of the index rather than evict everything.
+            self.stats.not_indexed += 1;
+            return ordinal;
+        }
+        for &kmer in kmers {
+            let node_at = self.nodes.len() as u32;
+            let slot_head = match &mut self.heads {
+                Heads::Dense(v) => &mut v[self.coder.dense(kmer) as usize],
+                Heads::Sparse(map) => map.entry(kmer).or_insert(END),
+            };
+            let next = *slot_head;
+            *slot_head = node_at;
+            self.nodes.push(Node { rep: ordinal, next });
+        }
+        self.seq_bytes += seq.len();
+        self.exact.entry(exact_hash).or_insert(ordinal);
+        self.lru.insert((record_ordinal, ordinal));
+        let distinct = kmers.len() as u32;
+        self.alive.insert(
+            ordinal,
+            Slot { rep: RepSeq { ordinal, seq, distinct }, exact_hash, last_used: record_ordinal },
+        );
+        self.stats.published += 1;
+        while self.bytes() > self.budget && self.alive.len() > 1 {
+            self.evict_lru();
+        }
+        if self.garbage_nodes > (1 << 16) && self.garbage_nodes * 3 > self.nodes.len() {
+            self.compact();
+        }
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes() as u64);
+        ordinal
+    }
+
+    fn evict_lru(&mut self) {
+        let Some(&(last_used, ordinal)) = self.lru.iter().next() else { return };
+        self.lru.remove(&(last_used, ordinal));
+        if let Some(slot) = self.alive.remove(&ordinal) {
+            self.seq_bytes -= slot.rep.seq.len();
+            self.garbage_nodes += slot.rep.distinct as usize;
+            if self.exact.get(&slot.exact_hash) == Some(&ordinal) {
+                self.exact.remove(&slot.exact_hash);
+            }
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Drop postings of evicted representatives; chains keep their newest-first order.
+    fn compact(&mut self) {
+        let mut nodes = Vec::with_capacity(self.nodes.len() - self.garbage_nodes);
+        let old = std::mem::take(&mut self.nodes);
+        let alive = &self.alive;
+        let mut relink = |head: &mut u32| {
+            // Collect the alive part of the chain, then re-link it in the new arena.
+            let mut chain = Vec::new();
+            let mut at = *head;
+            while at != END {
+                let node = old[at as usize];
+                if alive.contains_key(&node.rep) {
+                    chain.push(node.rep);
+                }
+                at = node.next;
+            }
+            let mut next = END;
+            for &rep in chain.iter().rev() {
+                nodes.push(Node { rep, next });
+                next = (nodes.len() - 1) as u32;
+            }
+            *head = next;
+        };
+        match &mut self.heads {
+            Heads::Dense(v) => v.iter_mut().filter(|h| **h != END).for_each(&mut relink),
+            Heads::Sparse(map) => {
+                map.values_mut().for_each(&mut relink);
+                map.retain(|_, h| *h != END);
+            }
+        }
+        self.nodes = nodes;
+        self.garbage_nodes = 0;
+        self.stats.compactions += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bio::alphabet::Alphabet;
+
+    fn kmers(coder: &KmerCoder, seq: &[u8]) -> Vec<u64> {
+        let mut v = Vec::new();
+        coder.distinct(seq, &mut v);
+        v
+    }
+
+    #[test]
+    fn shared_counts_respect_since_and_order() {
+        let coder = KmerCoder::new(Alphabet::Nucleotide, 4);
+        let mut index = RepIndex::new(coder, 1 << 30);
+        let a: &[u8] = b"ACGTACGGTTCA";
+        let b: &[u8] = b"TTTTGGGGCCCC";
+        let c: &[u8] = b"ACGTACGGTTCC";
+        for (i, s) in [a, b, c].iter().enumerate() {
+            let ord = index.publish(Arc::from(*s), &kmers(&coder, s), i as u64, i as u64);
+            assert_eq!(ord, i as u32);
+        }
+        let q = kmers(&coder, a);
+        let (mut hits, mut out) = (Vec::new(), Vec::new());
+        index.shared_counts(&q, 0, &mut hits, &mut out);
+        assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(out[0].1 as usize, q.len());
+        out.clear();
+        index.shared_counts(&q, 1, &mut hits, &mut out);
+        assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(index.exact(0, b"acgtacggttca").map(|r| r.ordinal), Some(0));
+        assert!(index.exact(0, b"ACGTACGGTTCC").is_none());
+    }
+
+    #[test]
+    fn eviction_keeps_index_within_budget_and_compacts() {
+        let coder = KmerCoder::new(Alphabet::Nucleotide, 8);
+        let mut index = RepIndex::new(coder, coder.space() as usize * 4 + 200_000);
+        let mut rng = 12345u64;
+        for i in 0..2000u64 {
+            let seq: Vec<u8> = (0..200)
+                .map(|_| {
+                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    b"ACGT"[(rng >> 62) as usize]
+                })
+                .collect();
+            index.publish(Arc::from(seq.as_slice()), &kmers(&coder, &seq), i, i);
+            assert!(index.bytes() <= index.budget);
+        }
+        assert!(index.stats.evicted > 0);
+        assert!(index.stats.compactions > 0);
+        // The newest representatives survive LRU eviction; the oldest are gone.
+        assert!(index.get(1999).is_some());
+        assert!(index.get(0).is_none());
+    }
+}

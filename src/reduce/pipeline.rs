@@ -1,0 +1,386 @@
+//! Wiring of the reduce pipeline: which stage runs on which named thread, how the memory limit
+//! is split into channel budgets, and how a failure anywhere becomes one error with nothing
+//! committed.
+
+use crate::bio::alignment::Aligner;
+use crate::bio::alphabet::{self, Alphabet};
+use crate::bio::kmer::{default_k, KmerCoder};
+use crate::config::{AlphabetChoice, Config};
+use crate::delta::file::{DeltaWriter, FileHeader};
+use crate::fasta::chunker::{Chunker, FastaError};
+use crate::fasta::record::Chunk;
+use crate::reduce::clstr::ClstrCollector;
+use crate::reduce::decide::{Decider, Features, Params};
+use crate::reduce::index::RepIndex;
+use crate::reduce::summary::Summary;
+use crate::reduce::writer::{DecidedChunk, Outputs, Writer};
+use parking_lot::{Mutex, RwLock};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use talaria_stages::channel::{self, Receiver, Sender};
+use talaria_stages::ordered;
+use talaria_stages::reader::{self, Block, Engine, Input, InputSpec, ReadError};
+use talaria_stages::sink::{OutputPath, Sink, SinkError};
+use talaria_stages::stage::{self, StageCounters, StagePanic};
+use talaria_stages::Weighted;
+
+/// Bytes of decompressed input inspected to detect the alphabet (a fixed prefix, so the answer
+/// never depends on block or chunk sizes).
+const ALPHABET_PREFIX: usize = 1 << 20;
+/// mmap regular files from this size up (below it a read is as fast and simpler).
+const MMAP_THRESHOLD: u64 = 64 << 20;
+
+/// Everything `reduce` needs, already validated.
+#[derive(Clone, Debug)]
+pub struct ReduceJob {
+    /// `None` = standard input.
+    pub input: Option<PathBuf>,
+    pub output: OutputPath,
+    pub deltas: Option<OutputPath>,
+    pub clusters: Option<OutputPath>,
+    pub clstr: Option<OutputPath>,
+    pub config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReduceError {
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error("{path}: {error}")]
+    Fasta { path: String, error: FastaError },
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+    #[error("{0}")]
+    Stage(#[from] StagePanic),
+    #[error("{0}")]
+    Usage(String),
+    #[error("could not start a thread: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+/// How the memory limit is shared out. Fractions chosen so the sum stays near 85% of the
+/// limit, leaving room for thread stacks, the binary and allocator slack.
+struct Budgets {
+    blocks: usize,
+    chunks: usize,
+    sketched: usize,
+    decided: usize,
+    sink: usize,
+    index: usize,
+    aligner_cells: usize,
+}
+
+impl Budgets {
+    fn split(limit: u64, workers: usize) -> Budgets {
+        let limit = limit as usize;
+        let part = |num: usize, den: usize| (limit / den).saturating_mul(num);
+        Budgets {
+            blocks: part(1, 32),
+            chunks: part(1, 20),
+            sketched: part(1, 12),
+            decided: part(1, 16),
+            sink: part(1, 64),
+            index: part(2, 5),
+            // One traceback byte per cell: all workers plus the writer together get ~10%.
+            aligner_cells: (part(1, 10) / (workers + 1)).max(1 << 20),
+        }
+    }
+}
+
+impl Weighted for Chunk {
+    fn weight(&self) -> usize {
+        Chunk::weight(self)
+    }
+}
+
+/// A chunk with its per-record features, on its way to the aligners.
+struct SketchedChunk {
+    chunk: Chunk,
+    features: Vec<Features>,
+}
+
+impl Weighted for SketchedChunk {
+    fn weight(&self) -> usize {
+        self.chunk.weight() + self.features.iter().map(|f| f.heap_bytes() + 32).sum::<usize>()
+    }
+}
+
+/// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
+pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
+    let started = Instant::now();
+    let cfg = &job.config;
+    let workers = match cfg.performance.threads {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let budgets = Budgets::split(cfg.performance.memory_limit, workers);
+
+    // Open the input and look at a fixed prefix to settle the alphabet before any thread starts.
+    let spec = InputSpec { path: job.input.clone(), engine: Engine::Auto, mmap_threshold: MMAP_THRESHOLD };
+    let mut input = Input::open(&spec)?;
+    let input_name = input.name().to_string();
+    let mut prefix = Vec::with_capacity(ALPHABET_PREFIX);
+    while prefix.len() < ALPHABET_PREFIX {
+        let want = ALPHABET_PREFIX - prefix.len();
+        if input.read_block(&mut prefix, want)? == 0 {
+            break;
+        }
+    }
+    let alphabet = match cfg.reduce.alphabet {
+        AlphabetChoice::Protein => Alphabet::Protein,
+        AlphabetChoice::Nucleotide => Alphabet::Nucleotide,
+        AlphabetChoice::Auto => alphabet::detect(&sequence_lines(&prefix)),
+    };
+    let k = match cfg.reduce.kmer_size {
+        0 => default_k(alphabet, cfg.reduce.threshold),
+        k => k,
+    };
+    let max_k = 64 / alphabet.bits() as usize;
+    if k > max_k {
+        return Err(ReduceError::Usage(format!(
+            "kmer_size {k} is too large for {} sequences (at most {max_k})",
+            alphabet.name()
+        )));
+    }
+    let coder = KmerCoder::new(alphabet, k);
+    let params = Params {
+        coder,
+        threshold: cfg.reduce.threshold,
+        coverage: cfg.reduce.coverage,
+        max_candidates: cfg.reduce.max_candidates,
+    };
+
+    // Outputs first: an unwritable path fails before any work is done.
+    let outputs = Outputs {
+        fasta: Sink::open("writer-fasta", job.output.clone(), budgets.sink)?,
+        deltas: match &job.deltas {
+            Some(path) => {
+                let sink = Sink::open("writer-deltas", path.clone(), budgets.sink)?;
+                let header = FileHeader { alphabet, threshold: params.threshold, coverage: params.coverage };
+                Some(DeltaWriter::new(sink, &header).map_err(|e| sink_error(path, e))?)
+            }
+            None => None,
+        },
+        clusters: job.clusters.as_ref().map(|p| Sink::open("writer-tsv", p.clone(), budgets.sink)).transpose()?,
+        clstr: match &job.clstr {
+            Some(p) => Some((Sink::open("writer-clstr", p.clone(), budgets.sink)?, ClstrCollector::default())),
+            None => None,
+        },
+    };
+
+    let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
+    let reader_name = input.engine_name().to_string();
+    let compression = format!("{:?}", input.compression()).to_lowercase();
+    let input_file_bytes = input.size_hint();
+
+    let (block_tx, block_rx) = channel::bounded::<Block>("blocks", budgets.blocks);
+    let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
+    let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
+    let (decided_tx, decided_rx) = ordered::ordered::<DecidedChunk>("decided", budgets.decided);
+
+    let reader_counters = Arc::new(StageCounters::default());
+    let block_size = cfg.performance.block_size;
+    let reader = {
+        let counters = Arc::clone(&reader_counters);
+        stage::spawn("reader", move || {
+            let first = Block { index: 0, offset: 0, data: prefix };
+            if !first.data.is_empty() && block_tx.send(first).is_err() {
+                return Ok(Default::default());
+            }
+            reader::read_blocks(input, block_size, block_tx, &counters)
+        })?
+    };
+
+    let input_digest: Arc<Mutex<Option<(u64, u64)>>> = Arc::new(Mutex::new(None));
+    let chunker = {
+        let digest = Arc::clone(&input_digest);
+        let (records, bytes) = (cfg.performance.chunk_size, (budgets.chunks / 8).clamp(1 << 16, 8 << 20));
+        stage::spawn("chunker", move || chunk_stage(block_rx, chunk_tx, records, bytes, digest))?
+    };
+
+    let prefetchers = (workers / 4).max(1);
+    let mut prefetch = Vec::new();
+    for i in 0..prefetchers {
+        let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
+        prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
+            while let Some(chunk) = rx.recv() {
+                let features = chunk.records.iter().map(|r| Features::compute(&coder, &r.seq)).collect();
+                if tx.send(SketchedChunk { chunk, features }).is_err() {
+                    break;
+                }
+            }
+        })?);
+    }
+    drop((chunk_rx, sketch_tx));
+
+    let mut aligners = Vec::new();
+    for i in 0..workers {
+        let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let index = Arc::clone(&index);
+        let mut decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        aligners.push(stage::spawn(format!("aligner-{i}"), move || {
+            while let Some(SketchedChunk { chunk, features }) = rx.recv() {
+                let verdicts = chunk
+                    .records
+                    .iter()
+                    .zip(&features)
+                    .map(|(record, feature)| match decider.exact(&index, &record.seq, feature) {
+                        Some(join) => crate::reduce::decide::Verdict::Member(join),
+                        None => decider.search(&index, &record.seq, feature, 0, 0),
+                    })
+                    .collect();
+                let seq = chunk.index;
+                if tx.send(seq, DecidedChunk { chunk, features, verdicts }).is_err() {
+                    break;
+                }
+            }
+            decider.stats
+        })?);
+    }
+    drop((sketch_rx, decided_tx));
+
+    let writer = {
+        let index = Arc::clone(&index);
+        let digest = Arc::clone(&input_digest);
+        let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let unit = if alphabet == Alphabet::Protein { "aa" } else { "nt" };
+        stage::spawn("writer", move || -> Result<_, ReduceError> {
+            let mut writer = Writer::new(index, decider, outputs);
+            loop {
+                match decided_rx.recv() {
+                    Ok(Some(chunk)) => writer.write_chunk(chunk)?,
+                    Ok(None) => break,
+                    // A worker died; its panic is reported by the join below.
+                    Err(_) => return Ok(None),
+                }
+            }
+            let Some((input_bytes, input_xxh3)) = *digest.lock() else {
+                return Ok(None); // the chunker failed; its error is reported by the join below
+            };
+            Ok(Some((writer.finish(input_bytes, input_xxh3, unit)?, input_bytes)))
+        })?
+    };
+
+    // Join in pipeline order; the first failure upstream is the root cause.
+    let read_result = reader.join();
+    let chunk_result = chunker.join();
+    let mut first_panic: Option<StagePanic> = None;
+    for handle in prefetch {
+        if let Err(p) = handle.join() {
+            first_panic.get_or_insert(p);
+        }
+    }
+    let mut stats = crate::reduce::decide::DecideStats::default();
+    for handle in aligners {
+        match handle.join() {
+            Ok(s) => stats.add(&s),
+            Err(p) => {
+                first_panic.get_or_insert(p);
+            }
+        }
+    }
+    let writer_result = writer.join();
+    read_result??;
+    chunk_result?.map_err(|error| ReduceError::Fasta { path: input_name.clone(), error })?;
+    if let Some(p) = first_panic {
+        return Err(p.into());
+    }
+    let Some(((sinks, counts, writer_stats), input_bytes)) = writer_result?? else {
+        return Err(ReduceError::Usage("internal error: the pipeline ended early".into()));
+    };
+    stats.add(&writer_stats);
+
+    // Every stage succeeded: now, and only now, the outputs get their final names.
+    let mut written = Vec::new();
+    for sink in sinks {
+        written.push(sink.commit()?);
+    }
+    let index = index.read();
+    Ok(Summary {
+        input_name,
+        compression,
+        reader: reader_name,
+        alphabet: alphabet.name().into(),
+        kmer_size: k,
+        threshold: params.threshold,
+        threads: workers,
+        records: counts.records,
+        representatives: counts.representatives,
+        members: counts.members,
+        exact_members: counts.exact_members,
+        input_file_bytes,
+        input_bytes,
+        reduced_bytes: counts.reduced_bytes,
+        deltas_bytes: job.deltas.as_ref().map(|_| written[1]),
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss: talaria_stages::memory::peak_rss_bytes(),
+        memory_limit: cfg.performance.memory_limit,
+        alignments: stats.alignments,
+        alignments_passed: stats.alignments_passed,
+        rechecks: counts.rechecks,
+        recheck_joins: counts.recheck_joins,
+        redone: counts.redone,
+        index_peak_bytes: index.stats.peak_bytes,
+        index_budget: budgets.index as u64,
+        index_evicted: index.stats.evicted,
+        index_not_indexed: index.stats.not_indexed,
+        too_large: stats.too_large,
+    })
+}
+
+fn aligner_for(alphabet: Alphabet, max_cells: usize) -> Aligner {
+    Aligner::for_alphabet(alphabet).with_max_cells(max_cells)
+}
+
+fn sink_error(path: &OutputPath, e: std::io::Error) -> SinkError {
+    let path = match path {
+        OutputPath::Stdout => "<stdout>".to_string(),
+        OutputPath::File(p) => p.display().to_string(),
+    };
+    SinkError { path, message: e.to_string(), kind: Some(e.kind()) }
+}
+
+/// Chunker stage body: hash the raw input (for the deltas trailer), cut it into chunks.
+fn chunk_stage(
+    rx: Receiver<Block>,
+    tx: Sender<Chunk>,
+    records: usize,
+    bytes: usize,
+    digest: Arc<Mutex<Option<(u64, u64)>>>,
+) -> Result<(), FastaError> {
+    let mut chunker = Chunker::new(records, bytes);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut total = 0u64;
+    let mut ready = Vec::new();
+    while let Some(block) = rx.recv() {
+        hasher.update(&block.data);
+        total += block.data.len() as u64;
+        chunker.push(&block.data, &mut ready)?;
+        for chunk in ready.drain(..) {
+            if tx.send(chunk).is_err() {
+                return Ok(()); // downstream stopped; its error is reported elsewhere
+            }
+        }
+    }
+    chunker.finish(&mut ready)?;
+    for chunk in ready.drain(..) {
+        if tx.send(chunk).is_err() {
+            return Ok(());
+        }
+    }
+    *digest.lock() = Some((total, hasher.digest()));
+    Ok(())
+}
+
+/// The sequence lines of a FASTA prefix (for alphabet detection; the last, possibly cut, line
+/// is included — a partial line of residues is still residues).
+fn sequence_lines(prefix: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in prefix.split(|&b| b == b'\n') {
+        if !line.starts_with(b">") {
+            out.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+        }
+    }
+    out
+}

@@ -1,0 +1,113 @@
+//! The end-of-run figures of `talaria reduce`, printed as a short block on stderr.
+
+use std::fmt;
+
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub input_name: String,
+    pub compression: String,
+    pub reader: String,
+    pub alphabet: String,
+    pub kmer_size: usize,
+    pub threshold: f64,
+    pub threads: usize,
+    pub records: u64,
+    pub representatives: u64,
+    pub members: u64,
+    pub exact_members: u64,
+    /// Size of the input file as stored (compressed size when compressed), if known.
+    pub input_file_bytes: Option<u64>,
+    /// Decompressed input bytes.
+    pub input_bytes: u64,
+    pub reduced_bytes: u64,
+    pub deltas_bytes: Option<u64>,
+    pub seconds: f64,
+    pub peak_rss: Option<u64>,
+    pub memory_limit: u64,
+    pub alignments: u64,
+    pub alignments_passed: u64,
+    pub rechecks: u64,
+    pub recheck_joins: u64,
+    pub redone: u64,
+    pub index_peak_bytes: u64,
+    pub index_budget: u64,
+    pub index_evicted: u64,
+    pub index_not_indexed: u64,
+    pub too_large: u64,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl Summary {
+    pub fn sequences_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.records as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = if self.records > 0 { 100.0 * self.representatives as f64 / self.records as f64 } else { 0.0 };
+        writeln!(
+            f,
+            "talaria reduce: {} records -> {} representatives + {} members ({} exact duplicates) = {:.1}% kept",
+            self.records, self.representatives, self.members, self.exact_members, kept
+        )?;
+        let out = self.reduced_bytes + self.deltas_bytes.unwrap_or(0);
+        write!(f, "  bytes: input {:.2} MiB", mib(self.input_bytes))?;
+        if let Some(file) = self.input_file_bytes.filter(|_| self.compression != "none") {
+            write!(f, " ({:.2} MiB {})", mib(file), self.compression)?;
+        }
+        write!(f, ", reduced FASTA {:.2} MiB", mib(self.reduced_bytes))?;
+        if let Some(d) = self.deltas_bytes {
+            write!(f, ", deltas {:.2} MiB", mib(d))?;
+        }
+        let ratio = if self.input_bytes > 0 { 100.0 * out as f64 / self.input_bytes as f64 } else { 0.0 };
+        writeln!(f, " -> out/in {ratio:.1}%")?;
+        write!(
+            f,
+            "  time: {:.2} s, {:.0} sequences/s, {} aligner threads; peak memory ",
+            self.seconds,
+            self.sequences_per_second(),
+            self.threads
+        )?;
+        match self.peak_rss {
+            Some(rss) => write!(f, "{:.1} MiB", mib(rss))?,
+            None => write!(f, "unknown")?,
+        }
+        writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
+        writeln!(
+            f,
+            "  input: {} ({}, reader: {}), {} k={}, threshold {}",
+            self.input_name, self.compression, self.reader, self.alphabet, self.kmer_size, self.threshold
+        )?;
+        writeln!(
+            f,
+            "  alignments: {} run, {} passed; writer re-checks {} ({} joined), redone after eviction {}",
+            self.alignments, self.alignments_passed, self.rechecks, self.recheck_joins, self.redone
+        )?;
+        write!(
+            f,
+            "  index: peak {:.1} MiB of {:.0} MiB budget",
+            mib(self.index_peak_bytes),
+            mib(self.index_budget)
+        )?;
+        if self.index_evicted > 0 || self.index_not_indexed > 0 {
+            write!(
+                f,
+                "; FULL: {} representatives evicted (least recently used), {} never indexed — \
+                 later records could not join them, so the reduction is weaker than with more memory",
+                self.index_evicted, self.index_not_indexed
+            )?;
+        }
+        if self.too_large > 0 {
+            write!(f, "; {} alignments skipped (matrix over the cell cap)", self.too_large)?;
+        }
+        writeln!(f)
+    }
+}
