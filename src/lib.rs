@@ -10,5 +10,5 @@ pub mod delta;
 pub mod error;
 pub mod fasta;
 pub mod generate;
-// LEAD-WIP pub mod reconstruct;
-// LEAD-WIP pub mod reduce;
+pub mod reconstruct;
+pub mod reduce;

@@ -1,1 +1,105 @@
-fn main() {}
+//! talaria's command line: parse flags into a job, run it, print one line per error.
+//!
+//! ```text
+//! reduce:      input -> reader -> chunker -> prefetch -> aligners -> writer -> FASTA, deltas, TSV
+//! reconstruct: reduced FASTA + deltas -> original FASTA, byte for byte
+//! ```
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, ConfigAction};
+use std::process::ExitCode;
+use talaria::error::{EXIT_DATA, EXIT_IO, EXIT_OK, EXIT_USAGE};
+use talaria::reconstruct::{self, ReconstructError};
+use talaria::reduce::{self, ReduceError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (code, message) = match run(cli) {
+        Ok(()) => (EXIT_OK, None),
+        Err(failure) => failure,
+    };
+    if let Some(message) = message {
+        eprintln!("talaria: error: {message}");
+    }
+    ExitCode::from(code)
+}
+
+/// An exit code and, unless the failure is a closed output pipe, one line to print.
+type Failure = (u8, Option<String>);
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Reduce(args) => {
+            let quiet = args.quiet;
+            let job = args.into_job().map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let summary = reduce::run(&job).map_err(reduce_failure)?;
+            if !quiet {
+                eprint!("{summary}");
+            }
+            Ok(())
+        }
+        Command::Reconstruct(args) => {
+            let quiet = args.quiet;
+            let started = std::time::Instant::now();
+            let summary = reconstruct::run(&args.into_job()).map_err(reconstruct_failure)?;
+            if !quiet {
+                eprintln!(
+                    "talaria reconstruct: {} records ({} representatives + {} members), {:.2} MiB in {:.2} s{}",
+                    summary.records,
+                    summary.representatives,
+                    summary.members,
+                    summary.bytes as f64 / (1024.0 * 1024.0),
+                    started.elapsed().as_secs_f64(),
+                    if summary.verified { "; checksum matches the original input" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        Command::Config { action: ConfigAction::Show(tuning) } => {
+            let overrides = tuning.overrides().map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let text = talaria::config::show(tuning.config_file().as_ref(), &overrides)
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// A closed stdout (`talaria ... -o - | head`) ends quietly with success.
+fn broken_pipe(kind: Option<std::io::ErrorKind>) -> bool {
+    kind == Some(std::io::ErrorKind::BrokenPipe)
+}
+
+/// Errors about the data (corrupt compression, truncation) vs. errors reaching it.
+fn read_failure_code(kind: Option<std::io::ErrorKind>) -> u8 {
+    use std::io::ErrorKind::*;
+    match kind {
+        Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => EXIT_IO,
+        _ => EXIT_DATA,
+    }
+}
+
+fn reduce_failure(e: ReduceError) -> Failure {
+    let message = Some(e.to_string());
+    match &e {
+        ReduceError::Sink(s) if broken_pipe(s.kind) => (EXIT_OK, None),
+        ReduceError::Read(r) => (read_failure_code(r.kind), message),
+        ReduceError::Fasta { .. } => (EXIT_DATA, message),
+        ReduceError::Usage(_) => (EXIT_USAGE, message),
+        ReduceError::Sink(_) | ReduceError::Stage(_) | ReduceError::Spawn(_) => (EXIT_IO, message),
+    }
+}
+
+fn reconstruct_failure(e: ReconstructError) -> Failure {
+    let message = Some(e.to_string());
+    match &e {
+        ReconstructError::Sink(s) if broken_pipe(s.kind) => (EXIT_OK, None),
+        ReconstructError::Read(r) => (read_failure_code(r.kind), message),
+        ReconstructError::Fasta { .. } | ReconstructError::Deltas { .. } | ReconstructError::Mismatch(_) => {
+            (EXIT_DATA, message)
+        }
+        ReconstructError::Sink(_) | ReconstructError::Stage(_) | ReconstructError::Spawn(_) => (EXIT_IO, message),
+    }
+}

@@ -72,9 +72,9 @@ fn not_fasta_is_rejected() {
 
 #[test]
 fn truncated_gzip_is_a_data_error() {
-    let (code, msg) = reduce_fails(&data("truncated.fasta.gz"), &[]);
+    let (code, msg) = reduce_fails(&data("tiny_truncated.fasta.gz"), &[]);
     assert_eq!(code, EXIT_DATA);
-    assert!(msg.contains("truncated.fasta.gz"), "{msg}");
+    assert!(msg.contains("tiny_truncated.fasta.gz"), "{msg}");
 }
 
 #[test]

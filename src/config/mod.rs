@@ -2,10 +2,23 @@
 //! environment variables < command-line flags. Nothing past this module sees a raw string.
 //! Unknown or ill-typed keys are errors naming the key and where it came from; keys of the
 //! user guide that this version does not implement are refused with that reason.
-//! (HELPER D fills in: loading, env, merge, show. Field set below is the contract.)
+//!
+//! The key table (`keys.rs`) is the one place that says which keys exist, their types, ranges,
+//! environment variables and flags; `file.rs`, `env.rs` and the flags each turn their source into
+//! typed settings, applied here in precedence order; `show.rs` prints the result.
+
+mod env;
+mod file;
+mod keys;
+mod show;
+mod size;
 
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use keys::{env_var_name, ENV_PREFIX, MIN_MEMORY_LIMIT, NOT_IMPLEMENTED, OTHER_ENV_VARS};
+use keys::{Field, KeySpec, Value, FIELD_COUNT};
+pub use size::format_size;
 
 /// Which alphabet to reduce with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -97,18 +110,319 @@ pub enum Source {
 
 /// Merge defaults, the file, the environment and the flags into one validated `Config`.
 pub fn load(file: Option<&PathBuf>, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let _ = (file, overrides);
-    todo!("helper D")
+    load_with_env(file, overrides, &env::process_vars()?)
+}
+
+/// [`load`] with the environment given as `(name, value)` pairs instead of read from the process
+/// (tests; embedding). Pairs not starting with `TALARIA_` are ignored. When `file` is `None`,
+/// `TALARIA_CONFIG` in `env` names the config file, if set.
+pub fn load_with_env(
+    file: Option<&PathBuf>,
+    overrides: &Overrides,
+    env: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    Ok(resolve(file, overrides, env)?.config)
 }
 
 /// The effective configuration as commented TOML (each key with its source).
 pub fn show(file: Option<&PathBuf>, overrides: &Overrides) -> Result<String, ConfigError> {
-    let _ = (file, overrides);
-    todo!("helper D")
+    show_with_env(file, overrides, &env::process_vars()?)
+}
+
+/// [`show()`] with the environment given as `(name, value)` pairs, like [`load_with_env`].
+pub fn show_with_env(
+    file: Option<&PathBuf>,
+    overrides: &Overrides,
+    env: &[(String, String)],
+) -> Result<String, ConfigError> {
+    Ok(show::render(&resolve(file, overrides, env)?))
 }
 
 /// Parse a size such as `512M`, `2G`, `1.5GiB`, `65536` (bytes; K/M/G/T are binary multiples).
 pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
-    let _ = text;
-    todo!("helper D")
+    size::parse(text)
+}
+
+impl Config {
+    /// Checks every value's range and the cross-key rules (for a `Config` built in code; `load`
+    /// already does this, naming where each value came from).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        Resolved {
+            config: self.clone(),
+            origins: std::array::from_fn(|i| Origin::unnamed(FIELDS[i])),
+        }
+        .validate()
+    }
+
+    fn get(&self, field: Field) -> Value {
+        let (r, p) = (&self.reduce, &self.performance);
+        match field {
+            Field::Threshold => Value::Number(r.threshold),
+            Field::Coverage => Value::Number(r.coverage),
+            Field::Alphabet => Value::Alphabet(r.alphabet),
+            Field::KmerSize => Value::Count(r.kmer_size as u64),
+            Field::MaxCandidates => Value::Count(r.max_candidates as u64),
+            Field::Threads => Value::Count(p.threads as u64),
+            Field::MemoryLimit => Value::Count(p.memory_limit),
+            Field::ChunkSize => Value::Count(p.chunk_size as u64),
+            Field::BlockSize => Value::Count(p.block_size as u64),
+        }
+    }
+
+    /// Stores a value already checked against its key's kind (whose ranges fit `usize`).
+    fn set(&mut self, field: Field, value: Value) {
+        let count = |v: Value| match v {
+            Value::Count(n) => n,
+            other => unreachable!("{field:?} takes a count, got {other:?}"),
+        };
+        let (r, p) = (&mut self.reduce, &mut self.performance);
+        match (field, value) {
+            (Field::Threshold, Value::Number(x)) => r.threshold = x,
+            (Field::Coverage, Value::Number(x)) => r.coverage = x,
+            (Field::Alphabet, Value::Alphabet(a)) => r.alphabet = a,
+            (Field::KmerSize, v) => r.kmer_size = count(v) as usize,
+            (Field::MaxCandidates, v) => r.max_candidates = count(v) as usize,
+            (Field::Threads, v) => p.threads = count(v) as usize,
+            (Field::MemoryLimit, v) => p.memory_limit = count(v),
+            (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
+            (Field::BlockSize, v) => p.block_size = count(v) as usize,
+            (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
+        }
+    }
+}
+
+/// Every field, indexed by `Field as usize`.
+const FIELDS: [Field; FIELD_COUNT] = [
+    Field::Threshold,
+    Field::Coverage,
+    Field::Alphabet,
+    Field::KmerSize,
+    Field::MaxCandidates,
+    Field::Threads,
+    Field::MemoryLimit,
+    Field::ChunkSize,
+    Field::BlockSize,
+];
+
+/// Where one effective value came from.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    source: Source,
+    /// The file as given, the variable or the flag; empty for defaults.
+    name: String,
+    /// The key as spelled at the source (an alias such as `memory_limit_gb` shows here).
+    key: &'static str,
+}
+
+impl Origin {
+    fn unnamed(field: Field) -> Origin {
+        Origin {
+            source: Source::Default,
+            name: String::new(),
+            key: keys::canonical(field).name,
+        }
+    }
+
+    /// The start of an error message about this value.
+    fn subject(&self) -> String {
+        match self.source {
+            Source::Default => format!("key '{}'", self.key),
+            Source::File => format!("{}: key '{}'", self.name, self.key),
+            Source::Env => format!("environment variable {} ({})", self.name, self.key),
+            Source::Flag => self.name.clone(),
+        }
+    }
+}
+
+/// One typed value from one source.
+pub(crate) struct Setting {
+    spec: &'static KeySpec,
+    value: Value,
+    origin: Origin,
+}
+
+/// The merged configuration and where each field's value came from.
+pub(crate) struct Resolved {
+    config: Config,
+    origins: [Origin; FIELD_COUNT],
+}
+
+fn resolve(
+    file: Option<&PathBuf>,
+    overrides: &Overrides,
+    env: &[(String, String)],
+) -> Result<Resolved, ConfigError> {
+    let mut resolved = Resolved {
+        config: Config::default(),
+        origins: std::array::from_fn(|i| Origin::unnamed(FIELDS[i])),
+    };
+    let from_file = match file {
+        Some(path) => Some(file::read(path, None)?),
+        None => match env::config_file(env) {
+            Some(path) => Some(file::read(Path::new(path), Some("TALARIA_CONFIG"))?),
+            None => None,
+        },
+    };
+    if let Some(settings) = from_file {
+        resolved.apply(settings)?;
+    }
+    resolved.apply(env::settings(env)?)?;
+    resolved.apply(flag_settings(overrides))?;
+    resolved.validate()?;
+    Ok(resolved)
+}
+
+/// The flags given, as settings (range-checked with everything else in `validate`).
+fn flag_settings(o: &Overrides) -> Vec<Setting> {
+    let count = |n: Option<usize>| n.map(|n| Value::Count(n as u64));
+    let given = [
+        ("reduce.threshold", o.threshold.map(Value::Number)),
+        ("reduce.coverage", o.coverage.map(Value::Number)),
+        ("reduce.alphabet", o.alphabet.map(Value::Alphabet)),
+        ("reduce.kmer_size", count(o.kmer_size)),
+        ("reduce.max_candidates", count(o.max_candidates)),
+        ("performance.threads", count(o.threads)),
+        ("performance.memory_limit", o.memory_limit.map(Value::Count)),
+        ("performance.chunk_size", count(o.chunk_size)),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let spec = keys::implemented(key).expect("flag keys are in the key table");
+            Some(Setting {
+                spec,
+                value: value?,
+                origin: Origin {
+                    source: Source::Flag,
+                    name: spec.flag.expect("key has a flag").to_string(),
+                    key: spec.name,
+                },
+            })
+        })
+        .collect()
+}
+
+impl Resolved {
+    /// Applies one source's settings over what is there. Two keys of one source setting the same
+    /// field (`memory_limit` and `memory_limit_gb`) is an error: neither obviously wins.
+    fn apply(&mut self, settings: Vec<Setting>) -> Result<(), ConfigError> {
+        let mut seen: [Option<&'static str>; FIELD_COUNT] = [None; FIELD_COUNT];
+        for setting in settings {
+            let field = setting.spec.field as usize;
+            if let Some(first) = seen[field] {
+                let o = &setting.origin;
+                let both = match o.source {
+                    Source::File => format!("{}: keys '{first}' and '{}'", o.name, o.key),
+                    _ => format!(
+                        "environment variables {} and {}",
+                        env_var_name(first),
+                        env_var_name(o.key)
+                    ),
+                };
+                return Err(ConfigError(format!(
+                    "{both} both set {}; give only one",
+                    keys::canonical(setting.spec.field).name
+                )));
+            }
+            seen[field] = Some(setting.spec.name);
+            self.config.set(setting.spec.field, setting.value);
+            self.origins[field] = setting.origin;
+        }
+        Ok(())
+    }
+
+    /// Ranges of every value, then the rules that tie keys together.
+    fn validate(&self) -> Result<(), ConfigError> {
+        for field in FIELDS {
+            let spec = keys::canonical(field);
+            let value = self.config.get(field);
+            if !spec.kind.accepts(value) {
+                let origin = &self.origins[field as usize];
+                let kind = keys::implemented(origin.key).map_or(spec.kind, |k| k.kind);
+                return Err(ConfigError(format!(
+                    "{} must be {}, got {}",
+                    origin.subject(),
+                    kind.expects(),
+                    show::toml_value(spec, value)
+                )));
+            }
+        }
+        let (r, p) = (&self.config.reduce, &self.config.performance);
+        let k_range = match r.alphabet {
+            AlphabetChoice::Protein => Some(2..=12),
+            AlphabetChoice::Nucleotide => Some(4..=31),
+            AlphabetChoice::Auto => None,
+        };
+        if let Some(range) =
+            k_range.filter(|range| r.kmer_size != 0 && !range.contains(&r.kmer_size))
+        {
+            let alphabet = &self.origins[Field::Alphabet as usize];
+            return Err(ConfigError(format!(
+                "{} must be 0 (auto) or from {} to {} for {} sequences (reduce.alphabet {}), got {}",
+                self.origins[Field::KmerSize as usize].subject(),
+                range.start(),
+                range.end(),
+                show::toml_value(keys::canonical(Field::Alphabet), Value::Alphabet(r.alphabet)),
+                describe_origin(alphabet),
+                r.kmer_size
+            )));
+        }
+        if p.block_size as u64 > p.memory_limit {
+            return Err(ConfigError(format!(
+                "{} must not exceed the memory limit ({}, {}), got {}",
+                self.origins[Field::BlockSize as usize].subject(),
+                format_size(p.memory_limit),
+                describe_origin(&self.origins[Field::MemoryLimit as usize]),
+                format_size(p.block_size as u64)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// "default", "from config.toml", "from TALARIA_X", "from --flag".
+fn describe_origin(origin: &Origin) -> String {
+    match origin.source {
+        Source::Default => "default".into(),
+        _ => format!("from {}", origin.name),
+    }
+}
+
+/// The message for a key the user guide documents but this version refuses.
+fn not_implemented(subject: &str, reason: &str) -> String {
+    format!(
+        "{subject} is part of talaria's documented configuration but is not implemented in this \
+         version: {reason} (see README, \"Configuration\")"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+        assert_eq!(
+            load_with_env(None, &Overrides::default(), &[]).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn fields_table_matches_indices() {
+        for (i, f) in FIELDS.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        let mut c = Config::default();
+        c.reduce.threshold = 0.0;
+        assert_eq!(
+            c.validate().unwrap_err().0,
+            "key 'reduce.threshold' must be a number between 0 and 1 (0 excluded), got 0.0"
+        );
+    }
 }

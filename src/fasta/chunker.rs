@@ -57,28 +57,34 @@ static CLASS: [u8; 256] = byte_classes();
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// True when any byte of `w` is below 0x20 or is 0x7F. The classic "has byte less than n" test
-/// (exact as a yes/no answer for n <= 0x80), plus "has zero byte" on `w ^ 0x7F..`.
+/// A mask whose lowest set bit is the high bit of the first byte of `w` (little-endian) that is
+/// below 0x20 or is 0x7F; zero when there is none. These are the classic "has byte less than n"
+/// and "has zero byte" tests: bits above the first hit may be wrong (borrows run upwards), the
+/// lowest one never is.
 #[inline]
-fn has_special(w: u64) -> bool {
+fn special_mask(w: u64) -> u64 {
     let below = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
     let del = w ^ (ONES * 0x7F);
     let del = del.wrapping_sub(ONES) & !del & HIGHS;
-    (below | del) != 0
+    below | del
+}
+
+#[inline]
+fn word(s: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
 }
 
 /// Index of the first non-`ORDINARY` byte of `s` at or after `from`, or `s.len()`.
 #[inline]
 fn find_special(s: &[u8], from: usize) -> usize {
     let mut i = from;
-    // Two words per step: residues are letters, so most steps find nothing.
-    while let Some(pair) = s.get(i..i + 16) {
-        let a = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
-        let b = u64::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
-        if has_special(a) || has_special(b) {
-            break;
+    // Residues are letters: most words hold nothing special, and a line end costs one word.
+    while i + 8 <= s.len() {
+        let m = special_mask(word(s, i));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
-        i += 16;
+        i += 8;
     }
     while i < s.len() && CLASS[s[i] as usize] == ORDINARY {
         i += 1;
@@ -102,6 +108,8 @@ enum Phase {
 /// the previous one held.
 const FIRST_RESERVE: usize = 1 << 20;
 
+/// The scanner: feed it blocks with `push`, end with `finish`; chunks come out in input order
+/// and are the same whatever the block sizes.
 pub struct Chunker {
     target_records: usize,
     target_bytes: usize,
@@ -117,6 +125,7 @@ pub struct Chunker {
     /// The chunk being filled: whole records, then the current record's bytes so far.
     data: Vec<u8>,
     records: Vec<Record>,
+    /// Capacity for the next chunk's buffer: the last chunk's size, at most `target_bytes`.
     reserve: usize,
     /// Ordinal of the current record (once the first `>` is seen).
     ordinal: u64,
@@ -193,7 +202,8 @@ impl Chunker {
             // The header runs to EOF; a trailing `\r` is header text, there is no `\n` after it.
             Phase::Header => self.header_end = LineEnd::Missing,
             Phase::LineStart => {}
-            Phase::Line => self.runs.push(self.line_len, LineEnd::Missing),
+            Phase::Line if self.line_len > 0 => self.runs.push(self.line_len, LineEnd::Missing),
+            Phase::Line => {}
         }
         self.end_record(out);
         if !self.records.is_empty() {
@@ -240,7 +250,8 @@ impl Chunker {
                 Phase::Header => match self.find_newline(b, i)? {
                     Some(nl) => {
                         let crlf = self.crlf_at(nl);
-                        self.header_len += nl - i - usize::from(crlf);
+                        // The `\r` may have been counted in an earlier block: add, then drop it.
+                        self.header_len = self.header_len + (nl - i) - usize::from(crlf);
                         self.header_end = if crlf { LineEnd::CrLf } else { LineEnd::Lf };
                         self.phase = Phase::LineStart;
                         i = nl + 1;
@@ -252,7 +263,7 @@ impl Chunker {
                 },
                 Phase::LineStart => {
                     if b[i] == b'>' {
-                        self.data.extend_from_slice(&b[copied..i]);
+                        self.keep(&b[copied..i]);
                         copied = i;
                         self.end_record(out);
                         self.ordinal += 1;
@@ -280,7 +291,7 @@ impl Chunker {
             }
         }
         if self.phase != Phase::Preamble {
-            self.data.extend_from_slice(&b[copied..]);
+            self.keep(&b[copied..]);
         }
         self.consumed += b.len() as u64;
         // A record this large gets a chunk of its own; let the records before it go now rather
@@ -404,7 +415,15 @@ impl Chunker {
             preamble,
         });
         self.chunk_index += 1;
-        self.data = Vec::with_capacity(self.reserve + self.reserve / 16);
+    }
+
+    /// Appends input bytes to the chunk being filled, sizing a fresh buffer for a whole chunk
+    /// (by the last one) so it grows by doubling rarely, if ever.
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.data.capacity() == 0 {
+            self.data.reserve(self.reserve + self.reserve / 16);
+        }
+        self.data.extend_from_slice(bytes);
     }
 }
 
@@ -413,10 +432,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn special_word_test_matches_byte_classes() {
+    fn special_mask_finds_the_first_special_byte() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-        let interesting = [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF, b'A'];
+        let interesting = [
+            0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF, b'A',
+        ];
         for _ in 0..200_000 {
             let mut w = [0u8; 8];
             for x in &mut w {
@@ -426,8 +447,10 @@ mod tests {
                     rng.gen()
                 };
             }
-            let naive = w.iter().any(|&b| CLASS[b as usize] != ORDINARY);
-            assert_eq!(has_special(u64::from_le_bytes(w)), naive, "{w:02X?}");
+            let first = w.iter().position(|&b| CLASS[b as usize] != ORDINARY);
+            let m = special_mask(u64::from_le_bytes(w));
+            let got = (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
+            assert_eq!(got, first, "{w:02X?}");
         }
     }
 
@@ -467,7 +490,9 @@ mod tests {
         assert_eq!(r[2].ordinal, 2);
         for rec in r {
             let mut out = Vec::new();
-            rec.layout.render(rec.header(&c.data), &rec.seq, &mut out).unwrap();
+            rec.layout
+                .render(rec.header(&c.data), &rec.seq, &mut out)
+                .unwrap();
             assert_eq!(out, rec.raw(&c.data));
         }
     }
@@ -475,10 +500,19 @@ mod tests {
     #[test]
     fn errors_say_where() {
         let e = Chunker::chunk_all(b"\n\n@r1\nACGT\n+\nIIII\n", 10, 100).unwrap_err();
-        assert_eq!((e.message.as_str(), e.offset, e.record), (LOOKS_LIKE_FASTQ, 2, None));
+        assert_eq!(
+            (e.message.as_str(), e.offset, e.record),
+            (LOOKS_LIKE_FASTQ, 2, None)
+        );
         let e = Chunker::chunk_all(b">a\nAC\n>b\nA\x01C\n", 10, 100).unwrap_err();
-        assert_eq!((e.message.as_str(), e.offset, e.record), ("binary data (byte 0x01)", 10, Some(1)));
-        assert_eq!(e.to_string(), "binary data (byte 0x01) (byte offset 10, record 2)");
+        assert_eq!(
+            (e.message.as_str(), e.offset, e.record),
+            ("binary data (byte 0x01)", 10, Some(1))
+        );
+        assert_eq!(
+            e.to_string(),
+            "binary data (byte 0x01) (byte offset 10, record 2)"
+        );
         let e = Chunker::chunk_all(b"", 10, 100).unwrap_err();
         assert_eq!(e.message, NO_RECORDS);
         let e = Chunker::chunk_all(b" >a\nAC\n", 10, 100).unwrap_err();

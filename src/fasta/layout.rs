@@ -276,9 +276,10 @@ impl Layout {
             };
             match runs.runs.last_mut() {
                 Some(last) if last.len == run.len && last.end == run.end => {
-                    last.count = last.count.checked_add(count).ok_or_else(|| {
-                        LayoutError("layout: line count overflows".into())
-                    })?;
+                    last.count = last
+                        .count
+                        .checked_add(count)
+                        .ok_or_else(|| LayoutError("layout: line count overflows".into()))?;
                 }
                 _ => runs.runs.push(run),
             }
@@ -293,7 +294,11 @@ impl Layout {
         match &self.repr {
             Repr::Regular { crlf, width, open } => {
                 let end: &[u8] = if *crlf { b"\r\n" } else { b"\n" };
-                let width = if *width == 0 { seq.len().max(1) } else { *width };
+                let width = if *width == 0 {
+                    seq.len().max(1)
+                } else {
+                    *width
+                };
                 let n_lines = seq.len().div_ceil(width);
                 // Residues + one line end per line (+ header line end), minus the open one.
                 let total = (1 + header.len() + seq.len()) as u128
@@ -322,7 +327,8 @@ impl Layout {
                 let mut total: u128 = 1 + header.len() as u128 + header_end.bytes().len() as u128;
                 for r in runs.iter() {
                     residues += u128::from(r.count) * u128::from(r.len);
-                    total += u128::from(r.count) * (u128::from(r.len) + r.end.bytes().len() as u128);
+                    total +=
+                        u128::from(r.count) * (u128::from(r.len) + r.end.bytes().len() as u128);
                 }
                 if residues != seq.len() as u128 {
                     return Err(LayoutError(format!(
@@ -460,7 +466,10 @@ mod tests {
         let l = lay(Lf, &[(4, Lf), (4, Lf), (2, Lf)]);
         assert!(l.is_regular());
         assert_eq!(l.line_width(), Some(4));
-        assert_eq!(render(&l, b"id x", b"ACGTACGTAC"), b">id x\nACGT\nACGT\nAC\n");
+        assert_eq!(
+            render(&l, b"id x", b"ACGTACGTAC"),
+            b">id x\nACGT\nACGT\nAC\n"
+        );
         assert_eq!(roundtrip(&l), [0x00, 4]);
     }
 
@@ -487,12 +496,23 @@ mod tests {
 
     #[test]
     fn irregular_layouts_render_exactly() {
-        let cases: Vec<(LineEnd, Vec<(usize, LineEnd)>, &[u8], &[u8])> = vec![
-            (Lf, vec![(2, Lf), (0, Lf), (2, Lf)], b"ACGT", b">h\nAC\n\nGT\n"),
+        type Case = (LineEnd, Vec<(usize, LineEnd)>, &'static [u8], &'static [u8]);
+        let cases: Vec<Case> = vec![
+            (
+                Lf,
+                vec![(2, Lf), (0, Lf), (2, Lf)],
+                b"ACGT",
+                b">h\nAC\n\nGT\n",
+            ),
             (Lf, vec![(2, Lf), (2, CrLf)], b"ACGT", b">h\nAC\nGT\r\n"),
             (CrLf, vec![(2, Lf)], b"AC", b">h\r\nAC\n"),
             (Lf, vec![(1, Lf), (3, Lf)], b"ACGT", b">h\nA\nCGT\n"),
-            (Lf, vec![(4, Lf), (0, Lf), (0, Lf)], b"ACGT", b">h\nACGT\n\n\n"),
+            (
+                Lf,
+                vec![(4, Lf), (0, Lf), (0, Lf)],
+                b"ACGT",
+                b">h\nACGT\n\n\n",
+            ),
             (Lf, vec![(0, Lf)], b"", b">h\n\n"),
         ];
         for (he, lines, seq, want) in cases {
@@ -525,9 +545,14 @@ mod tests {
         assert!(Layout::decode(&[0x04, 1]).is_err());
         assert!(Layout::decode(&[0x83]).is_err());
         // Claims 2^62 runs with nothing behind them: must fail fast, not allocate.
-        assert!(Layout::decode(&[0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F]).is_err());
+        assert!(
+            Layout::decode(&[0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F]).is_err()
+        );
         // Varint longer than 64 bits.
-        assert!(Layout::decode(&[0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02]).is_err());
+        assert!(Layout::decode(&[
+            0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02
+        ])
+        .is_err());
     }
 
     #[test]

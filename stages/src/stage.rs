@@ -1,6 +1,7 @@
 //! Named stage threads and their counters. A stage's panic becomes an error naming the stage.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 
 /// Per-stage accounting (all monotonic, updated with relaxed atomics).
 #[derive(Debug, Default)]
@@ -28,7 +29,8 @@ pub struct StagePanic {
 }
 
 pub struct StageHandle<R> {
-    _p: std::marker::PhantomData<R>,
+    name: String,
+    handle: JoinHandle<R>,
 }
 
 /// Spawn `f` on an OS thread named `name` (visible in top -H, perf, /proc).
@@ -37,12 +39,22 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let _ = (name.into(), f);
-    todo!("helper A")
+    let name = name.into();
+    let handle = std::thread::Builder::new().name(name.clone()).spawn(f)?;
+    Ok(StageHandle { name, handle })
 }
 
 impl<R> StageHandle<R> {
     pub fn join(self) -> Result<R, StagePanic> {
-        todo!("helper A")
+        self.handle.join().map_err(|payload| {
+            let message = if let Some(s) = payload.downcast_ref::<&str>() {
+                s.to_string()
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "unknown panic payload".to_string()
+            };
+            StagePanic { stage: self.name, message }
+        })
     }
 }

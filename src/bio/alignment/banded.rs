@@ -163,32 +163,38 @@ pub(super) fn align(
             .zip(&mut f[start..start + len])
             .zip(row_trace);
         for (((&residue, h_up), f_up), cell) in columns {
+            // Written with max and bool-to-int casts rather than if/else so the compiler emits
+            // conditional moves: the choices are data-dependent and branch prediction fails on
+            // them.
             let e_open = h_left - open_extend;
             let e_extend = e - extend;
             let e_extends = e_extend > e_open;
-            e = if e_extends { e_extend } else { e_open };
+            e = e_open.max(e_extend);
 
             let f_open = *h_up - open_extend;
             let f_extend = *f_up - extend;
             let f_extends = f_extend > f_open;
-            let f_here = if f_extends { f_extend } else { f_open };
+            let f_here = f_open.max(f_extend);
 
             let pair = diag + row[residue as usize] as i32;
             diag = *h_up;
 
-            let (mut h_here, mut source) = (pair, FROM_PAIR);
-            if e > h_here {
-                (h_here, source) = (e, FROM_DELETE);
-            }
-            if f_here > h_here {
-                (h_here, source) = (f_here, FROM_INSERT);
-            }
+            // Ties prefer Pair, then Delete, then Insert.
+            let from_delete = e > pair;
+            let pair_or_delete = pair.max(e);
+            let from_insert = f_here > pair_or_delete;
+            let h_here = pair_or_delete.max(f_here);
+            let source = if from_insert {
+                FROM_INSERT
+            } else {
+                from_delete as u8 * FROM_DELETE
+            };
+
             *h_up = h_here;
             *f_up = f_here;
             h_left = h_here;
-            *cell = source
-                | if e_extends { DELETE_EXTENDS } else { 0 }
-                | if f_extends { INSERT_EXTENDS } else { 0 };
+            *cell =
+                source | (e_extends as u8 * DELETE_EXTENDS) | (f_extends as u8 * INSERT_EXTENDS);
         }
 
         if i == n {
@@ -227,7 +233,10 @@ fn traceback(
     let m = target.len();
     let cell = |i: usize, j: usize| {
         let (first, last) = band.columns(i, m);
-        debug_assert!(i >= 1 && j >= first.max(1) && j <= last, "traceback left the band");
+        debug_assert!(
+            i >= 1 && j >= first.max(1) && j <= last,
+            "traceback left the band"
+        );
         trace[row_start[i] + (j - first.max(1))]
     };
     let mut ops: Vec<(AlignOp, u32)> = Vec::new();

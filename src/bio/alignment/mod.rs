@@ -58,8 +58,14 @@ impl Band {
     /// The band's diagonals clipped to a `query_len × target_len` matrix; `None` if it misses it.
     fn clip(self, query_len: usize, target_len: usize) -> Option<banded::Diagonals> {
         let half_width = i64::try_from(self.half_width).unwrap_or(i64::MAX);
-        let low = self.diagonal.saturating_sub(half_width).max(-(query_len as i64));
-        let high = self.diagonal.saturating_add(half_width).min(target_len as i64);
+        let low = self
+            .diagonal
+            .saturating_sub(half_width)
+            .max(-(query_len as i64));
+        let high = self
+            .diagonal
+            .saturating_add(half_width)
+            .min(target_len as i64);
         (low <= high).then_some(banded::Diagonals { low, high })
     }
 }

@@ -158,9 +158,9 @@ mod tests {
 
     #[test]
     fn blosum62_is_symmetric_and_has_known_values() {
-        for a in 0..24 {
-            for b in 0..24 {
-                assert_eq!(BLOSUM62[a][b], BLOSUM62[b][a], "{a} {b}");
+        for (a, row) in BLOSUM62.iter().enumerate() {
+            for (b, &score) in row.iter().enumerate() {
+                assert_eq!(score, BLOSUM62[b][a], "{a} {b}");
             }
         }
         let s = Scoring::blosum62();

@@ -1,0 +1,478 @@
+//! The one table of configuration keys: what each implemented key sets, its type and range, its
+//! environment variable and flag; and the table of keys the user guide documents but this version
+//! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
+
+use super::size::format_size;
+use super::AlphabetChoice;
+
+/// Prefix of every environment variable that configures talaria.
+pub const ENV_PREFIX: &str = "TALARIA_";
+
+/// `TALARIA_*` variables that are not configuration keys and are allowed through: the config file
+/// to use when `--config` is absent, and the log filter.
+pub const OTHER_ENV_VARS: &[&str] = &["TALARIA_CONFIG", "TALARIA_LOG"];
+
+/// The smallest memory limit accepted: below this even one reader block and one chunk do not fit.
+pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
+
+/// Keys of the user guide that this version does not implement, with why; setting one (in the
+/// file or the environment) is an error that quotes the reason.
+#[rustfmt::skip]
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("alignment.use_banding", BAND),
+    ("alignment.band_width", BAND),
+    ("alignment.adaptive_banding", BAND),
+    ("alignment.min_band_width", BAND),
+    ("alignment.max_band_width", BAND),
+    ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
+    ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
+    ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
+    ("alignment.use_sketching", SKETCH),
+    ("alignment.sketch_size", SKETCH),
+    ("performance.use_simd", SIMD),
+    ("performance.simd_alignment", SIMD),
+    ("performance.auto_detect_simd", SIMD),
+    ("performance.adaptive_chunk_size", CHUNK),
+    ("performance.min_chunk_size", CHUNK),
+    ("performance.max_chunk_size", CHUNK),
+    ("performance.chunk_by_memory", "buffers between stages are already bounded in bytes by performance.memory_limit"),
+    ("performance.cache_alignments", CACHE),
+    ("performance.cache_size_mb", CACHE),
+    ("performance.cache_eviction", CACHE),
+    ("performance.prefetch_distance", PREFETCH),
+    ("performance.prefetch_threads", PREFETCH),
+    ("performance.parallel_io", IO),
+    ("performance.io_threads", IO),
+    ("performance.io_buffer_size", "the reader's block size is performance.block_size"),
+    ("performance.use_async_io", IO),
+    ("performance.async_queue_size", IO),
+    ("performance.use_memory_mapping", MMAP),
+    ("performance.mmap_threshold_mb", MMAP),
+    ("performance.use_page_locking", LOCK),
+    ("performance.locked_memory_gb", LOCK),
+    ("performance.intel.use_mkl", VENDOR),
+    ("performance.intel.prefetch_hint", VENDOR),
+    ("performance.intel.use_tsx", VENDOR),
+    ("performance.amd.use_aocc", VENDOR),
+    ("performance.amd.infinity_fabric_aware", VENDOR),
+    ("performance.amd.ccx_affinity", VENDOR),
+    ("performance.arm.use_neon", VENDOR),
+    ("performance.arm.use_sve", VENDOR),
+    ("performance.arm.big_little_aware", VENDOR),
+    ("performance.numa.numa_aware", NUMA),
+    ("performance.numa.numa_nodes", NUMA),
+    ("performance.numa.interleave_memory", NUMA),
+    ("performance.numa.local_allocation", NUMA),
+    ("performance.numa.pin_threads", NUMA),
+    ("performance.numa.thread_affinity", NUMA),
+    ("performance.large_files.streaming_mode", PRESET),
+    ("performance.large_files.chunk_size", PRESET),
+    ("performance.large_files.use_compression", PRESET),
+    ("performance.large_files.parallel_chunks", PRESET),
+    ("performance.large_files.gc_interval", PRESET),
+    ("performance.large_files.compact_memory", PRESET),
+    ("performance.small_files.batch_processing", PRESET),
+    ("performance.small_files.batch_size", PRESET),
+    ("performance.small_files.cache_entire_file", PRESET),
+    ("performance.small_files.minimize_overhead", PRESET),
+    ("performance.high_similarity.use_diff_encoding", PRESET),
+    ("performance.high_similarity.reference_caching", PRESET),
+    ("performance.high_similarity.delta_compression", PRESET),
+    ("performance.high_similarity.fast_exact_match", PRESET),
+    ("performance.low_similarity.use_approximate_matching", PRESET),
+    ("performance.low_similarity.increase_band_width", PRESET),
+    ("performance.low_similarity.reduce_cache_size", PRESET),
+    ("performance.low_similarity.aggressive_filtering", PRESET),
+    ("performance.memory.allocator", ALLOC),
+    ("performance.memory.allocation_pool_size", ALLOC),
+    ("performance.memory.use_huge_pages", ALLOC),
+    ("performance.network.tcp_nodelay", NETWORK),
+    ("performance.network.socket_buffer_size", NETWORK),
+    ("performance.network.connection_pool_size", NETWORK),
+    ("performance.network.use_compression", NETWORK),
+    ("performance.network.compression_level", NETWORK),
+    ("gpu.use_gpu", GPU),
+    ("gpu.gpu_backend", GPU),
+    ("gpu.cuda_device", GPU),
+    ("gpu.cuda_streams", GPU),
+    ("gpu.cuda_blocks", GPU),
+    ("gpu.cuda_threads_per_block", GPU),
+    ("gpu.opencl_platform", GPU),
+    ("gpu.opencl_device", GPU),
+    ("gpu.work_group_size", GPU),
+    ("monitoring.collect_metrics", METRICS),
+    ("monitoring.metrics_interval_ms", METRICS),
+    ("monitoring.prometheus_port", METRICS),
+    ("monitoring.prometheus_endpoint", METRICS),
+    ("monitoring.statsd_host", METRICS),
+    ("monitoring.statsd_port", METRICS),
+];
+
+const BAND: &str = "the aligner's band is not user-tunable yet";
+const SKETCH: &str = "sketch-based candidate search is not tunable yet";
+const SIMD: &str = "the SIMD level is detected at run time and cannot be forced yet";
+const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
+const CACHE: &str = "talaria has no alignment cache";
+const PREFETCH: &str = "the prefetch stage is not tunable yet";
+const IO: &str = "the reader and writer stages are not tunable yet";
+const MMAP: &str = "the reader decides when to memory-map; not tunable yet";
+const LOCK: &str = "page locking is not implemented";
+const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
+const NUMA: &str = "thread placement is not configurable yet";
+const PRESET: &str = "workload presets are not implemented yet";
+const ALLOC: &str = "the memory allocator is chosen at build time";
+const NETWORK: &str = "network-storage tuning is not implemented";
+const GPU: &str = "talaria has no GPU backend";
+const METRICS: &str = "metrics export is not implemented";
+
+/// The `Config` fields, in `show` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Field {
+    Threshold,
+    Coverage,
+    Alphabet,
+    KmerSize,
+    MaxCandidates,
+    Threads,
+    MemoryLimit,
+    ChunkSize,
+    BlockSize,
+}
+
+pub(crate) const FIELD_COUNT: usize = 9;
+
+/// What a key's value may be.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// A number in [0, 1], or (0, 1] when `zero` is false.
+    Fraction {
+        zero: bool,
+    },
+    /// An integer in `min..=max`; with `auto`, 0 is also allowed and means "choose for me".
+    Integer {
+        min: u64,
+        max: u64,
+        auto: bool,
+    },
+    /// A byte count: an integer or a size string such as "512M".
+    Size {
+        min: u64,
+        max: u64,
+    },
+    /// A number of GiB (the user guide's `memory_limit_gb`), stored as bytes.
+    Gib {
+        min: u64,
+    },
+    Alphabet,
+}
+
+/// A typed value on its way into `Config`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    Number(f64),
+    Count(u64),
+    Alphabet(AlphabetChoice),
+}
+
+pub(crate) struct KeySpec {
+    /// `section.key`, as in the TOML file.
+    pub name: &'static str,
+    pub field: Field,
+    pub kind: Kind,
+    /// The command-line flag that overrides it, if any.
+    pub flag: Option<&'static str>,
+}
+
+const U32: u64 = u32::MAX as u64;
+
+/// The implemented keys. The first key naming a field is its canonical spelling (what `show`
+/// prints); later ones are aliases.
+#[rustfmt::skip]
+pub(crate) const KEYS: &[KeySpec] = &[
+    KeySpec { name: "reduce.threshold", field: Field::Threshold, kind: Kind::Fraction { zero: false }, flag: Some("--threshold") },
+    KeySpec { name: "reduce.coverage", field: Field::Coverage, kind: Kind::Fraction { zero: true }, flag: Some("--coverage") },
+    KeySpec { name: "reduce.alphabet", field: Field::Alphabet, kind: Kind::Alphabet, flag: Some("--alphabet") },
+    // 31 = the longest nucleotide k-mer that packs into 64 bits; protein stops at 12 (checked
+    // against the alphabet once all sources are merged).
+    KeySpec { name: "reduce.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: Some("--kmer-size") },
+    KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--max-candidates") },
+    KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
+    KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
+    KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
+    KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
+    KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+];
+
+pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The canonical key for a field.
+pub(crate) fn canonical(field: Field) -> &'static KeySpec {
+    KEYS.iter()
+        .find(|k| k.field == field)
+        .expect("every field has a key")
+}
+
+pub(crate) fn refused(name: &str) -> Option<&'static str> {
+    NOT_IMPLEMENTED
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, reason)| *reason)
+}
+
+/// Every section that holds a known key (`reduce`, `performance`, `performance.numa`, ...).
+pub(crate) fn is_section(name: &str) -> bool {
+    all_keys()
+        .any(|k| k.len() > name.len() && k.starts_with(name) && k.as_bytes()[name.len()] == b'.')
+}
+
+fn all_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter()
+        .map(|k| k.name)
+        .chain(NOT_IMPLEMENTED.iter().map(|(k, _)| *k))
+}
+
+/// The environment variable for a key: `reduce.threshold` -> `TALARIA_REDUCE_THRESHOLD`.
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// The closest known key or section to a misspelt one: within edit distance 2, or else the only
+/// implemented key with the same last component in another section (`threshold` at top level).
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
+    let sections = all_keys().flat_map(|k| k.match_indices('.').map(move |(i, _)| &k[..i]));
+    let best = all_keys()
+        .chain(sections)
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d);
+    if let Some((_, k)) = best {
+        return Some(k);
+    }
+    let leaf = name.rsplit('.').next().unwrap_or(name);
+    let mut same_leaf = KEYS
+        .iter()
+        .map(|k| k.name)
+        .filter(|k| k.rsplit('.').next() == Some(leaf));
+    match (same_leaf.next(), same_leaf.next()) {
+        (Some(k), None) => Some(k),
+        _ => None,
+    }
+}
+
+/// The closest configuration variable to a misspelt `TALARIA_*` name.
+pub(crate) fn suggest_env(var: &str) -> Option<String> {
+    KEYS.iter()
+        .map(|k| env_var_name(k.name))
+        .chain(OTHER_ENV_VARS.iter().map(|v| v.to_string()))
+        .map(|v| (edit_distance(var, &v), v))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+/// Levenshtein distance over bytes (key names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+impl Kind {
+    /// What a valid value looks like, for "must be ..." messages.
+    pub(crate) fn expects(self) -> String {
+        match self {
+            Kind::Fraction { zero: true } => "a number between 0 and 1".into(),
+            Kind::Fraction { zero: false } => "a number between 0 and 1 (0 excluded)".into(),
+            Kind::Integer {
+                min,
+                max,
+                auto: true,
+            } => {
+                format!("an integer: 0 (auto) or from {min} to {max}")
+            }
+            Kind::Integer { min, max, .. } => format!("an integer from {min} to {max}"),
+            Kind::Size { min, max } if max == u64::MAX => format!(
+                "a size such as \"512M\" or \"2G\" (or a number of bytes), at least {}",
+                format_size(min)
+            ),
+            Kind::Size { min, max } => format!(
+                "a size such as \"64K\" or \"1M\" (or a number of bytes), from {} to {}",
+                format_size(min),
+                format_size(max)
+            ),
+            Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
+            Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
+        }
+    }
+
+    /// Whether an already-typed value is in range.
+    pub(crate) fn accepts(self, value: Value) -> bool {
+        match (self, value) {
+            (Kind::Fraction { zero }, Value::Number(x)) => {
+                x.is_finite() && x <= 1.0 && (x > 0.0 || (zero && x == 0.0))
+            }
+            (Kind::Integer { min, max, auto }, Value::Count(n)) => {
+                (auto && n == 0) || (min..=max).contains(&n)
+            }
+            (Kind::Size { min, max }, Value::Count(n)) => (min..=max).contains(&n),
+            (Kind::Gib { min }, Value::Count(n)) => n >= min,
+            (Kind::Alphabet, Value::Alphabet(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Types a TOML value; `None` when it has the wrong type or is out of range.
+    pub(crate) fn parse_toml(self, value: &toml::Value) -> Option<Value> {
+        use toml::Value as T;
+        let typed = match (self, value) {
+            (Kind::Fraction { .. }, T::Float(x)) => Value::Number(*x),
+            (Kind::Fraction { .. }, T::Integer(n)) => Value::Number(*n as f64),
+            (Kind::Integer { .. } | Kind::Size { .. }, T::Integer(n)) => {
+                Value::Count(u64::try_from(*n).ok()?)
+            }
+            (Kind::Size { .. }, T::String(s)) => Value::Count(super::size::parse(s).ok()?),
+            (Kind::Gib { .. }, T::Float(x)) => Value::Count(gib_to_bytes(*x)?),
+            (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
+            (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
+            _ => return None,
+        };
+        self.accepts(typed).then_some(typed)
+    }
+
+    /// Types an environment variable's text; `None` when it does not parse or is out of range.
+    pub(crate) fn parse_text(self, text: &str) -> Option<Value> {
+        let text = text.trim();
+        let typed = match self {
+            Kind::Fraction { .. } => Value::Number(text.parse().ok()?),
+            Kind::Integer { .. } => Value::Count(text.parse().ok()?),
+            Kind::Size { .. } => Value::Count(super::size::parse(text).ok()?),
+            Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
+            Kind::Alphabet => Value::Alphabet(alphabet(text)?),
+        };
+        self.accepts(typed).then_some(typed)
+    }
+}
+
+fn gib_to_bytes(gib: f64) -> Option<u64> {
+    let bytes = gib * (1u64 << 30) as f64;
+    // `as` saturates; reject instead of silently clamping.
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+fn alphabet(text: &str) -> Option<AlphabetChoice> {
+    match text.to_ascii_lowercase().as_str() {
+        "auto" => Some(AlphabetChoice::Auto),
+        "protein" => Some(AlphabetChoice::Protein),
+        "nucleotide" => Some(AlphabetChoice::Nucleotide),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_consistent() {
+        for k in KEYS {
+            assert!(
+                refused(k.name).is_none(),
+                "{} is both implemented and refused",
+                k.name
+            );
+            assert!(is_section(k.name.rsplit_once('.').unwrap().0));
+        }
+        let mut names: Vec<_> = all_keys().collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "a key is listed twice");
+        let mut vars: Vec<_> = all_keys().map(env_var_name).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        assert_eq!(before, vars.len(), "two keys share an environment variable");
+    }
+
+    #[test]
+    fn guide_sections_are_known() {
+        for s in [
+            "reduce",
+            "performance",
+            "alignment",
+            "gpu",
+            "monitoring",
+            "performance.intel",
+            "performance.amd",
+            "performance.arm",
+            "performance.numa",
+            "performance.large_files",
+            "performance.small_files",
+            "performance.high_similarity",
+            "performance.low_similarity",
+            "performance.memory",
+            "performance.network",
+        ] {
+            assert!(is_section(s), "{s}");
+        }
+        assert!(!is_section("perf"));
+        assert!(!is_section("reduce.threshold"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("reduce.treshold"), Some("reduce.threshold"));
+        assert_eq!(suggest("threshold"), Some("reduce.threshold"));
+        assert_eq!(suggest("reduse"), Some("reduce"));
+        assert_eq!(
+            suggest("performance.memorylimit"),
+            Some("performance.memory_limit")
+        );
+        assert_eq!(suggest("nothing.like.it"), None);
+        assert_eq!(
+            suggest_env("TALARIA_REDUCE_TRESHOLD").as_deref(),
+            Some("TALARIA_REDUCE_THRESHOLD")
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn typing_values() {
+        let threshold = implemented("reduce.threshold").unwrap().kind;
+        assert_eq!(threshold.parse_text("0.5"), Some(Value::Number(0.5)));
+        assert_eq!(threshold.parse_text("0"), None);
+        assert_eq!(threshold.parse_text("NaN"), None);
+        assert_eq!(
+            threshold.parse_toml(&toml::Value::Integer(1)),
+            Some(Value::Number(1.0))
+        );
+        let kmer = implemented("reduce.kmer_size").unwrap().kind;
+        assert_eq!(kmer.parse_text("0"), Some(Value::Count(0)));
+        assert_eq!(kmer.parse_text("1"), None);
+        assert_eq!(kmer.parse_text("31"), Some(Value::Count(31)));
+        assert_eq!(kmer.parse_toml(&toml::Value::Float(5.0)), None);
+        assert_eq!(kmer.parse_toml(&toml::Value::Integer(-3)), None);
+        let gb = implemented("performance.memory_limit_gb").unwrap().kind;
+        assert_eq!(gb.parse_text("1.5"), Some(Value::Count(3 << 29)));
+        assert_eq!(gb.parse_text("-1"), None);
+        assert_eq!(gb.parse_text("1e300"), None);
+        let alphabet_kind = implemented("reduce.alphabet").unwrap().kind;
+        assert_eq!(
+            alphabet_kind.parse_text("Protein"),
+            Some(Value::Alphabet(AlphabetChoice::Protein))
+        );
+    }
+}

@@ -1,0 +1,469 @@
+//! Configuration as a user meets it: a TOML file, `TALARIA_*` variables and flags merged in that
+//! order of precedence; every mistake reported with the key and the file or variable it came
+//! from; the user guide's unimplemented keys refused by name.
+//!
+//! The environment is passed explicitly (`load_with_env`) so tests cannot race on process state;
+//! the one test of the real process environment holds `PROCESS_ENV`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use talaria::config::{
+    self, env_var_name, load_with_env, parse_size, show_with_env, AlphabetChoice, Config,
+    Overrides, NOT_IMPLEMENTED,
+};
+use tempfile::TempDir;
+
+static PROCESS_ENV: Mutex<()> = Mutex::new(());
+
+/// A config file named `config.toml` in a fresh directory (kept alive by the returned `TempDir`).
+fn config_file(text: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_err(text: &str, vars: &[(&str, &str)], overrides: &Overrides) -> (String, String) {
+    let (_dir, path) = config_file(text);
+    let err = load_with_env(Some(&path), overrides, &env(vars))
+        .expect_err("configuration should be refused")
+        .to_string();
+    (err, path.display().to_string())
+}
+
+fn file_err(text: &str) -> String {
+    let (err, path) = load_err(text, &[], &Overrides::default());
+    assert!(
+        err.starts_with(&path),
+        "error does not name the file: {err}"
+    );
+    err[path.len()..].to_string()
+}
+
+#[test]
+fn defaults_without_any_source() {
+    let c = load_with_env(None, &Overrides::default(), &[]).unwrap();
+    assert_eq!(c, Config::default());
+}
+
+#[test]
+fn precedence_default_file_env_flag() {
+    let (_dir, path) = config_file(
+        "[reduce]\nthreshold = 0.5\ncoverage = 0.6\nalphabet = \"protein\"\n\
+         [performance]\nthreads = 3\nchunk_size = 77\n",
+    );
+    let vars = env(&[
+        ("TALARIA_REDUCE_COVERAGE", "0.7"),
+        ("TALARIA_PERFORMANCE_THREADS", "5"),
+        ("PATH", "/usr/bin"),
+    ]);
+    let flags = Overrides {
+        threads: Some(9),
+        ..Overrides::default()
+    };
+    let c = load_with_env(Some(&path), &flags, &vars).unwrap();
+    assert_eq!(c.reduce.threshold, 0.5, "file over default");
+    assert_eq!(c.reduce.coverage, 0.7, "env over file");
+    assert_eq!(c.performance.threads, 9, "flag over env and file");
+    assert_eq!(c.performance.chunk_size, 77);
+    assert_eq!(c.reduce.alphabet, AlphabetChoice::Protein);
+    assert_eq!(
+        c.reduce.max_candidates,
+        Config::default().reduce.max_candidates
+    );
+
+    let shown = show_with_env(Some(&path), &flags, &vars).unwrap();
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("no line for {key} in\n{shown}"))
+            .to_string()
+    };
+    let file = path.display().to_string();
+    assert!(
+        line("threshold").ends_with(&format!("# from {file}")),
+        "{shown}"
+    );
+    assert!(line("coverage").ends_with("# from TALARIA_REDUCE_COVERAGE"));
+    assert!(line("threads").ends_with("# from --threads"));
+    assert!(line("max_candidates").ends_with("# default"));
+    assert!(line("threads").starts_with("threads = 9"));
+}
+
+#[test]
+fn every_flag_overrides() {
+    let flags = Overrides {
+        threshold: Some(0.95),
+        coverage: Some(0.0),
+        alphabet: Some(AlphabetChoice::Nucleotide),
+        kmer_size: Some(15),
+        max_candidates: Some(4),
+        threads: Some(2),
+        memory_limit: Some(512 << 20),
+        chunk_size: Some(10),
+    };
+    let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(c.reduce.threshold, 0.95);
+    assert_eq!(c.reduce.coverage, 0.0);
+    assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
+    assert_eq!(c.reduce.kmer_size, 15);
+    assert_eq!(c.reduce.max_candidates, 4);
+    assert_eq!(c.performance.threads, 2);
+    assert_eq!(c.performance.memory_limit, 512 << 20);
+    assert_eq!(c.performance.chunk_size, 10);
+}
+
+#[test]
+fn every_key_from_the_environment() {
+    let vars = env(&[
+        ("TALARIA_REDUCE_THRESHOLD", "0.75"),
+        ("TALARIA_REDUCE_COVERAGE", "1"),
+        ("TALARIA_REDUCE_ALPHABET", "nucleotide"),
+        ("TALARIA_REDUCE_KMER_SIZE", "21"),
+        ("TALARIA_REDUCE_MAX_CANDIDATES", "8"),
+        ("TALARIA_PERFORMANCE_THREADS", "0"),
+        ("TALARIA_PERFORMANCE_MEMORY_LIMIT", "1.5G"),
+        ("TALARIA_PERFORMANCE_CHUNK_SIZE", "4096"),
+        ("TALARIA_PERFORMANCE_BLOCK_SIZE", "64K"),
+        ("TALARIA_LOG", "debug"),
+    ]);
+    let c = load_with_env(None, &Overrides::default(), &vars).unwrap();
+    assert_eq!(c.reduce.threshold, 0.75);
+    assert_eq!(c.reduce.coverage, 1.0);
+    assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
+    assert_eq!(c.reduce.kmer_size, 21);
+    assert_eq!(c.reduce.max_candidates, 8);
+    assert_eq!(c.performance.threads, 0);
+    assert_eq!(c.performance.memory_limit, 3 << 29);
+    assert_eq!(c.performance.chunk_size, 4096);
+    assert_eq!(c.performance.block_size, 64 << 10);
+    assert_eq!(
+        env_var_name("performance.memory_limit"),
+        "TALARIA_PERFORMANCE_MEMORY_LIMIT"
+    );
+}
+
+#[test]
+fn show_round_trips_as_a_config_file() {
+    let (_dir, path) = config_file("[reduce]\nthreshold = 1\n[performance]\nmemory_limit_gb = 3\n");
+    let flags = Overrides {
+        alphabet: Some(AlphabetChoice::Protein),
+        ..Overrides::default()
+    };
+    let vars = env(&[("TALARIA_PERFORMANCE_BLOCK_SIZE", "12345")]);
+    let loaded = load_with_env(Some(&path), &flags, &vars).unwrap();
+    let shown = show_with_env(Some(&path), &flags, &vars).unwrap();
+    assert!(shown.contains("memory_limit = \"3G\""), "{shown}");
+    assert!(shown.contains("(as memory_limit_gb)"), "{shown}");
+    assert!(shown.contains("threshold = 1.0"), "{shown}");
+    let (_dir2, again) = config_file(&shown);
+    let reloaded = load_with_env(Some(&again), &Overrides::default(), &[]).unwrap();
+    assert_eq!(reloaded, loaded);
+}
+
+#[test]
+fn show_lists_the_refused_keys() {
+    let shown = show_with_env(None, &Overrides::default(), &[]).unwrap();
+    for (key, reason) in NOT_IMPLEMENTED {
+        let line = shown
+            .lines()
+            .find(|l| l.starts_with('#') && l.split_whitespace().nth(1) == Some(key))
+            .unwrap_or_else(|| panic!("{key} missing from\n{shown}"));
+        assert!(line.ends_with(reason));
+    }
+    // Every key of the sections is shown, each with its source.
+    for key in [
+        "threshold",
+        "coverage",
+        "alphabet",
+        "kmer_size",
+        "max_candidates",
+    ] {
+        assert!(shown.contains(&format!("\n{key} = ")), "{key}");
+    }
+    for key in ["threads", "memory_limit", "chunk_size", "block_size"] {
+        assert!(shown.contains(&format!("\n{key} = ")), "{key}");
+    }
+    assert!(shown.contains("\n[reduce]\n") && shown.contains("\n[performance]\n"));
+}
+
+#[test]
+fn ill_typed_values_name_key_and_file() {
+    assert_eq!(
+        file_err("[reduce]\nthreshold = \"high\"\n"),
+        ": key 'reduce.threshold' must be a number between 0 and 1 (0 excluded), got \"high\""
+    );
+    assert_eq!(
+        file_err("[reduce]\ncoverage = 1.5\n"),
+        ": key 'reduce.coverage' must be a number between 0 and 1, got 1.5"
+    );
+    assert_eq!(
+        file_err("[reduce]\nkmer_size = 1\n"),
+        ": key 'reduce.kmer_size' must be an integer: 0 (auto) or from 2 to 31, got 1"
+    );
+    assert_eq!(
+        file_err("[reduce]\nalphabet = \"dna\"\n"),
+        ": key 'reduce.alphabet' must be one of \"auto\", \"protein\", \"nucleotide\", got \"dna\""
+    );
+    assert_eq!(
+        file_err("[reduce]\nmax_candidates = 0\n"),
+        ": key 'reduce.max_candidates' must be an integer from 1 to 4294967295, got 0"
+    );
+    assert_eq!(
+        file_err("[performance]\nthreads = -1\n"),
+        ": key 'performance.threads' must be an integer from 0 to 4294967295, got -1"
+    );
+    assert_eq!(
+        file_err("[performance]\nchunk_size = 2.5\n"),
+        ": key 'performance.chunk_size' must be an integer from 1 to 4294967295, got 2.5"
+    );
+    assert!(file_err("[performance]\nblock_size = \"1K\"\n")
+        .starts_with(": key 'performance.block_size' must be a size"));
+    assert!(file_err("[performance]\nmemory_limit = \"lots\"\n")
+        .starts_with(": key 'performance.memory_limit' must be a size"));
+    assert!(
+        file_err("[reduce\n").starts_with(":1:"),
+        "TOML syntax errors give line:column"
+    );
+}
+
+#[test]
+fn env_errors_name_the_variable() {
+    let err = |vars: &[(&str, &str)]| {
+        load_with_env(None, &Overrides::default(), &env(vars))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(&[("TALARIA_REDUCE_THRESHOLD", "high")]),
+        "environment variable TALARIA_REDUCE_THRESHOLD (reduce.threshold) must be a number \
+         between 0 and 1 (0 excluded), got \"high\""
+    );
+    assert_eq!(
+        err(&[("TALARIA_REDUCE_TRESHOLD", "0.9")]),
+        "environment variable TALARIA_REDUCE_TRESHOLD is not a talaria setting \
+         (did you mean TALARIA_REDUCE_THRESHOLD?)"
+    );
+    assert_eq!(
+        err(&[("TALARIA_WHATEVER", "1")]),
+        "environment variable TALARIA_WHATEVER is not a talaria setting"
+    );
+    let refused = err(&[("TALARIA_GPU_USE_GPU", "true")]);
+    assert!(
+        refused.starts_with("environment variable TALARIA_GPU_USE_GPU (gpu.use_gpu) is part of")
+            && refused.contains("not implemented in this version"),
+        "{refused}"
+    );
+    assert!(err(&[("TALARIA_PERFORMANCE_MEMORY_LIMIT", "-2G")])
+        .starts_with("environment variable TALARIA_PERFORMANCE_MEMORY_LIMIT"));
+    assert_eq!(
+        err(&[
+            ("TALARIA_PERFORMANCE_MEMORY_LIMIT", "2G"),
+            ("TALARIA_PERFORMANCE_MEMORY_LIMIT_GB", "2"),
+        ]),
+        "environment variables TALARIA_PERFORMANCE_MEMORY_LIMIT and \
+         TALARIA_PERFORMANCE_MEMORY_LIMIT_GB both set performance.memory_limit; give only one"
+    );
+}
+
+#[test]
+fn flag_errors_name_the_flag() {
+    let err = |flags: Overrides| load_with_env(None, &flags, &[]).unwrap_err().to_string();
+    assert_eq!(
+        err(Overrides {
+            threshold: Some(1.5),
+            ..Overrides::default()
+        }),
+        "--threshold must be a number between 0 and 1 (0 excluded), got 1.5"
+    );
+    assert_eq!(
+        err(Overrides {
+            chunk_size: Some(0),
+            ..Overrides::default()
+        }),
+        "--chunk-size must be an integer from 1 to 4294967295, got 0"
+    );
+    assert!(err(Overrides {
+        memory_limit: Some(1000),
+        ..Overrides::default()
+    })
+    .starts_with("--memory-limit must be a size"));
+}
+
+#[test]
+fn kmer_size_is_checked_against_the_alphabet() {
+    let (err, path) = load_err(
+        "[reduce]\nkmer_size = 20\n",
+        &[],
+        &Overrides {
+            alphabet: Some(AlphabetChoice::Protein),
+            ..Overrides::default()
+        },
+    );
+    assert_eq!(
+        err,
+        format!(
+            "{path}: key 'reduce.kmer_size' must be 0 (auto) or from 2 to 12 for \"protein\" \
+             sequences (reduce.alphabet from --alphabet), got 20"
+        )
+    );
+    let c = load_with_env(
+        None,
+        &Overrides::default(),
+        &env(&[("TALARIA_REDUCE_KMER_SIZE", "20")]),
+    )
+    .unwrap();
+    assert_eq!(c.reduce.kmer_size, 20, "fine while the alphabet is auto");
+}
+
+#[test]
+fn every_refused_guide_key_names_key_and_file() {
+    for (key, reason) in NOT_IMPLEMENTED {
+        let (section, leaf) = key.rsplit_once('.').unwrap();
+        let err = file_err(&format!("[{section}]\n{leaf} = true\n"));
+        assert_eq!(
+            err,
+            format!(
+                ": key '{key}' is part of talaria's documented configuration but is not \
+                 implemented in this version: {reason} (see README, \"Configuration\")"
+            )
+        );
+        let var = env_var_name(key);
+        let err = load_with_env(None, &Overrides::default(), &env(&[(&var, "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&var) && err.contains(reason), "{err}");
+    }
+}
+
+#[test]
+fn guide_examples() {
+    // From the user guide's "Memory-aware chunking": memory_limit_gb works, chunk_by_memory is
+    // refused by name.
+    let (_dir, path) = config_file("[performance]\nmemory_limit_gb = 16\n");
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.performance.memory_limit, 16 << 30);
+    assert!(
+        file_err("[performance]\nmemory_limit_gb = 16\nchunk_by_memory = true\n")
+            .contains("'performance.chunk_by_memory'")
+    );
+    assert!(file_err(
+        "[alignment]\n# Enable banded alignment for speed\nuse_banding = true\nband_width = 50\n"
+    )
+    .contains("'alignment.band_width'"));
+    assert_eq!(
+        file_err("[performance]\nmemory_limit = \"16G\"\nmemory_limit_gb = 16\n"),
+        ": keys 'performance.memory_limit' and 'performance.memory_limit_gb' both set \
+         performance.memory_limit; give only one"
+    );
+}
+
+#[test]
+fn unknown_keys_and_sections() {
+    assert_eq!(
+        file_err("[reduce]\ntreshold = 0.9\n"),
+        ": unknown key 'reduce.treshold' (did you mean 'reduce.threshold'?)"
+    );
+    assert_eq!(
+        file_err("[performance]\nmemory_limt = \"2G\"\n"),
+        ": unknown key 'performance.memory_limt' (did you mean 'performance.memory_limit'?)"
+    );
+    assert_eq!(
+        file_err("[reduse]\nthreshold = 0.9\n"),
+        ": unknown section [reduse] (did you mean 'reduce'?)"
+    );
+    assert_eq!(
+        file_err("[reduce]\ncompletely_different = 1\n"),
+        ": unknown key 'reduce.completely_different'"
+    );
+    assert_eq!(
+        file_err("[regression]\nthreshold = 5\n"),
+        ": unknown section [regression]"
+    );
+}
+
+#[test]
+fn sizes() {
+    assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+    assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+    assert_eq!(parse_size("2gb").unwrap(), 2 << 30);
+    assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+    assert_eq!(parse_size("65536").unwrap(), 65536);
+    assert_eq!(parse_size("1T").unwrap(), 1 << 40);
+    for bad in ["", "-1", "-512M", "12Q", "99999999999T", "1.5", "abc"] {
+        let err = parse_size(bad).expect_err(bad).to_string();
+        assert!(err.contains(&format!("\"{bad}\"")), "{err}");
+    }
+    assert_eq!(config::format_size(512 << 20), "512M");
+
+    let (_dir, path) =
+        config_file("[performance]\nmemory_limit = 3000000000\nblock_size = \"2M\"\n");
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.performance.memory_limit, 3_000_000_000);
+    assert_eq!(c.performance.block_size, 2 << 20);
+
+    let (err, _) = load_err(
+        "[performance]\nblock_size = \"1G\"\n",
+        &[("TALARIA_PERFORMANCE_MEMORY_LIMIT", "512M")],
+        &Overrides::default(),
+    );
+    assert!(
+        err.ends_with(
+            "key 'performance.block_size' must not exceed the memory limit \
+             (512M, from TALARIA_PERFORMANCE_MEMORY_LIMIT), got 1G"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_file_from_talaria_config() {
+    let (_dir, path) = config_file("[reduce]\nthreshold = 0.42\n");
+    let (_dir2, other) = config_file("[reduce]\nthreshold = 0.24\n");
+    let vars = env(&[("TALARIA_CONFIG", path.to_str().unwrap())]);
+    let c = load_with_env(None, &Overrides::default(), &vars).unwrap();
+    assert_eq!(c.reduce.threshold, 0.42);
+    let c = load_with_env(Some(&other), &Overrides::default(), &vars).unwrap();
+    assert_eq!(
+        c.reduce.threshold, 0.24,
+        "--config wins over TALARIA_CONFIG"
+    );
+
+    let missing = path.with_file_name("missing.toml");
+    let vars = env(&[("TALARIA_CONFIG", missing.to_str().unwrap())]);
+    let err = load_with_env(None, &Overrides::default(), &vars)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}: cannot read config file (named by TALARIA_CONFIG)",
+            missing.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn process_environment_is_read() {
+    let _guard = PROCESS_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("TALARIA_REDUCE_MAX_CANDIDATES", "7");
+    let loaded = config::load(None, &Overrides::default());
+    std::env::set_var("TALARIA_REDUCE_MAX_CANDIDATES", "none");
+    let refused = config::load(None, &Overrides::default());
+    std::env::remove_var("TALARIA_REDUCE_MAX_CANDIDATES");
+    assert_eq!(loaded.unwrap().reduce.max_candidates, 7);
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .starts_with("environment variable TALARIA_REDUCE_MAX_CANDIDATES"));
+    assert!(config::show(None, &Overrides::default()).is_ok());
+}
