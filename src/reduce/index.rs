@@ -214,10 +214,15 @@ impl RepIndex {
             Slot { rep: RepSeq { ordinal, seq, distinct }, exact_hash, last_used: record_ordinal },
         );
         self.stats.published += 1;
-        while self.bytes() > self.budget && self.alive.len() > 1 {
-            self.evict_lru();
-        }
-        if self.garbage_nodes > (1 << 16) && self.garbage_nodes * 3 > self.nodes.len() {
+        if self.bytes() > self.budget {
+            // Evict down to 90% so that the next evictions (and the compaction that follows
+            // them) come only after another 10% of the budget has been filled: amortised, not
+            // once per representative.
+            while self.bytes() - self.garbage_nodes * std::mem::size_of::<Node>() > self.budget / 10 * 9
+                && self.alive.len() > 1
+            {
+                self.evict_lru();
+            }
             self.compact();
         }
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes() as u64);
@@ -237,37 +242,36 @@ impl RepIndex {
         }
     }
 
-    /// Drop postings of evicted representatives; chains keep their newest-first order.
+    /// Drop postings of evicted representatives, in place; chains keep their newest-first
+    /// order. Needs one extra `u32` per posting while it runs.
     fn compact(&mut self) {
-        let mut nodes = Vec::with_capacity(self.nodes.len() - self.garbage_nodes);
-        let old = std::mem::take(&mut self.nodes);
-        let alive = &self.alive;
-        let mut relink = |head: &mut u32| {
-            // Collect the alive part of the chain, then re-link it in the new arena.
-            let mut chain = Vec::new();
-            let mut at = *head;
-            while at != END {
-                let node = old[at as usize];
-                if alive.contains_key(&node.rep) {
-                    chain.push(node.rep);
-                }
-                at = node.next;
+        if self.garbage_nodes == 0 {
+            return;
+        }
+        // A chain's `next` always points to a lower index, so one ascending pass can resolve,
+        // for every old node, the new index of the first alive node at or after it in its chain.
+        let mut resolved = vec![END; self.nodes.len()];
+        let mut write = 0usize;
+        for read in 0..self.nodes.len() {
+            let node = self.nodes[read];
+            let next = if node.next == END { END } else { resolved[node.next as usize] };
+            if self.alive.contains_key(&node.rep) {
+                self.nodes[write] = Node { rep: node.rep, next };
+                resolved[read] = write as u32;
+                write += 1;
+            } else {
+                resolved[read] = next;
             }
-            let mut next = END;
-            for &rep in chain.iter().rev() {
-                nodes.push(Node { rep, next });
-                next = (nodes.len() - 1) as u32;
-            }
-            *head = next;
-        };
+        }
+        self.nodes.truncate(write);
+        self.nodes.shrink_to_fit();
         match &mut self.heads {
-            Heads::Dense(v) => v.iter_mut().filter(|h| **h != END).for_each(&mut relink),
+            Heads::Dense(v) => v.iter_mut().filter(|h| **h != END).for_each(|h| *h = resolved[*h as usize]),
             Heads::Sparse(map) => {
-                map.values_mut().for_each(&mut relink);
+                map.values_mut().for_each(|h| *h = resolved[*h as usize]);
                 map.retain(|_, h| *h != END);
             }
         }
-        self.nodes = nodes;
         self.garbage_nodes = 0;
         self.stats.compactions += 1;
     }

@@ -81,7 +81,7 @@ impl Budgets {
             sketched: part(1, 12),
             decided: part(1, 16),
             sink: part(1, 64),
-            index: part(2, 5),
+            index: part(7, 20),
             // One traceback byte per cell: all workers plus the writer together get ~10%.
             aligner_cells: (part(1, 10) / (workers + 1)).max(1 << 20),
         }

@@ -1,17 +1,50 @@
 //! Process memory figures read from /proc (Linux): current and peak resident set size.
+//! Read-only observation for reports: it must not be used to make decisions that change output,
+//! and it returns `None` rather than failing where /proc is absent.
 
-fn status_field(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A `VmXXX:   1234 kB` field of a /proc/<pid>/status text, in bytes.
+fn status_field(status: &str, field: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: u64 = line[field.len()..].split_whitespace().next()?.parse().ok()?;
-    Some(kib * 1024)
+    let mut words = line[field.len()..].split_whitespace();
+    let kib: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") | None => kib.checked_mul(1024),
+        Some(_) => None,
+    }
+}
+
+fn own_status_field(field: &str) -> Option<u64> {
+    status_field(&std::fs::read_to_string("/proc/self/status").ok()?, field)
 }
 
 /// Peak resident set size (VmHWM) in bytes, if the OS reports it.
 pub fn peak_rss_bytes() -> Option<u64> {
-    status_field("VmHWM:")
+    own_status_field("VmHWM:")
 }
 /// Current resident set size (VmRSS) in bytes, if the OS reports it.
 pub fn current_rss_bytes() -> Option<u64> {
-    status_field("VmRSS:")
+    own_status_field("VmRSS:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "Name:\ttalaria\nVmPeak:\t  999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nThreads:\t3\n";
+
+    #[test]
+    fn parses_kilobyte_fields_into_bytes() {
+        assert_eq!(status_field(STATUS, "VmHWM:"), Some(2048 * 1024));
+        assert_eq!(status_field(STATUS, "VmRSS:"), Some(1024 * 1024));
+        assert_eq!(status_field(STATUS, "VmSwap:"), None);
+        assert_eq!(status_field("VmRSS:\tlots kB\n", "VmRSS:"), None);
+        assert_eq!(status_field("VmRSS:\t12 MB\n", "VmRSS:"), None);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn reads_this_process() {
+        let (rss, peak) = (current_rss_bytes().unwrap(), peak_rss_bytes().unwrap());
+        assert!(rss > 0 && peak >= rss, "rss {rss} peak {peak}");
+    }
 }

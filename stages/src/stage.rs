@@ -1,7 +1,10 @@
 //! Named stage threads and their counters. A stage's panic becomes an error naming the stage.
+//! This module only runs and measures threads: it must not decide what a stage does, and it
+//! must not swallow a panic (joining always reports it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Per-stage accounting (all monotonic, updated with relaxed atomics).
 #[derive(Debug, Default)]
@@ -15,9 +18,63 @@ pub struct StageCounters {
     pub blocked_ns: AtomicU64,
 }
 
+/// A point-in-time copy of [`StageCounters`], for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    pub items_in: u64,
+    pub items_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub busy_ns: u64,
+    pub wait_ns: u64,
+    pub blocked_ns: u64,
+}
+
+/// Adds the time from its creation to its drop to one counter (see [`StageCounters::busy`]).
+#[must_use = "the time is counted when the timer is dropped"]
+pub struct Timer<'a> {
+    counter: &'a AtomicU64,
+    started: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        let ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.counter.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
 impl StageCounters {
     pub fn add(counter: &AtomicU64, v: u64) {
         counter.fetch_add(v, Ordering::Relaxed);
+    }
+    /// Count time until the returned guard drops into `counter` (one of this struct's fields).
+    pub fn time<'a>(&'a self, counter: &'a AtomicU64) -> Timer<'a> {
+        Timer { counter, started: Instant::now() }
+    }
+    /// Time working (not waiting): `let _busy = counters.busy();`.
+    pub fn busy(&self) -> Timer<'_> {
+        self.time(&self.busy_ns)
+    }
+    /// Time waiting for input.
+    pub fn waiting(&self) -> Timer<'_> {
+        self.time(&self.wait_ns)
+    }
+    /// Time blocked on a full output (backpressure).
+    pub fn blocked(&self) -> Timer<'_> {
+        self.time(&self.blocked_ns)
+    }
+    pub fn snapshot(&self) -> CountersSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CountersSnapshot {
+            items_in: get(&self.items_in),
+            items_out: get(&self.items_out),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            busy_ns: get(&self.busy_ns),
+            wait_ns: get(&self.wait_ns),
+            blocked_ns: get(&self.blocked_ns),
+        }
     }
 }
 
@@ -28,12 +85,14 @@ pub struct StagePanic {
     pub message: String,
 }
 
+/// A running stage; `join` it to get its result or its panic.
 pub struct StageHandle<R> {
     name: String,
     handle: JoinHandle<R>,
 }
 
 /// Spawn `f` on an OS thread named `name` (visible in top -H, perf, /proc).
+/// Linux shows the first 15 bytes of a thread name.
 pub fn spawn<F, R>(name: impl Into<String>, f: F) -> std::io::Result<StageHandle<R>>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -44,17 +103,74 @@ where
     Ok(StageHandle { name, handle })
 }
 
+/// The text of a panic payload (`panic!` gives `&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+
 impl<R> StageHandle<R> {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// True once the thread has returned (or panicked); `join` will not block.
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
     pub fn join(self) -> Result<R, StagePanic> {
-        self.handle.join().map_err(|payload| {
-            let message = if let Some(s) = payload.downcast_ref::<&str>() {
-                s.to_string()
-            } else if let Some(s) = payload.downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "unknown panic payload".to_string()
-            };
-            StagePanic { stage: self.name, message }
-        })
+        let StageHandle { name, handle } = self;
+        handle.join().map_err(|payload| StagePanic { stage: name, message: panic_message(payload.as_ref()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_on_a_thread_with_the_stage_name() {
+        let h = spawn("chunker", || std::thread::current().name().map(str::to_string)).unwrap();
+        assert_eq!(h.name(), "chunker");
+        assert_eq!(h.join().unwrap().as_deref(), Some("chunker"));
+    }
+
+    #[test]
+    fn panics_become_errors_naming_the_stage() {
+        let e = spawn("aligner-3", || -> u32 { panic!("static message") }).unwrap().join().unwrap_err();
+        assert_eq!((e.stage.as_str(), e.message.as_str()), ("aligner-3", "static message"));
+        assert_eq!(e.to_string(), "stage thread 'aligner-3' panicked: static message");
+
+        let e = spawn("writer", || panic!("record {} is bad", 42)).unwrap().join().unwrap_err();
+        assert_eq!(e.message, "record 42 is bad");
+
+        let e = spawn("odd", || std::panic::panic_any(7u8)).unwrap().join().unwrap_err();
+        assert_eq!(e.message, "unknown panic payload");
+    }
+
+    #[test]
+    fn timers_add_elapsed_time_and_snapshot_copies() {
+        let counters = StageCounters::default();
+        {
+            let _busy = counters.busy();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        {
+            let _blocked = counters.blocked();
+        }
+        StageCounters::add(&counters.items_out, 3);
+        StageCounters::add(&counters.bytes_out, 300);
+        let snap = counters.snapshot();
+        assert!(snap.busy_ns >= 2_000_000, "busy time not counted: {snap:?}");
+        assert_eq!((snap.items_out, snap.bytes_out, snap.items_in, snap.wait_ns), (3, 300, 0, 0));
+        let h = spawn("quick", || 5).unwrap();
+        while !h.is_finished() {
+            std::thread::yield_now();
+        }
+        assert_eq!(h.join().unwrap(), 5);
     }
 }
