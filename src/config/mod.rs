@@ -75,7 +75,9 @@ impl Default for Config {
             performance: PerformanceConfig {
                 threads: 0,
                 memory_limit: 2 << 30,
-                chunk_size: 1024,
+                // 64 records: workers decide against fresher snapshots, so the serial writer re-checks
+                // less (20k UniProt, 2 threads: 10.8 s at 64 vs 14.0 s at 1024, same output).
+                chunk_size: 64,
                 block_size: 1 << 20,
             },
         }

@@ -177,7 +177,9 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let (block_tx, block_rx) = channel::bounded::<Block>("blocks", budgets.blocks);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
     let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
-    let (decided_tx, decided_rx) = ordered::ordered::<DecidedChunk>("decided", budgets.decided);
+    // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
+    // decided against an older snapshot, which the (serial) writer must then complete.
+    let (decided_tx, decided_rx) = ordered::ordered_with_limit::<DecidedChunk>("decided", budgets.decided, 2 * workers);
 
     let reader_counters = Arc::new(StageCounters::default());
     let block_size = cfg.performance.block_size;

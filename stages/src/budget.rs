@@ -27,7 +27,14 @@ pub struct Permit {
 
 impl ByteBudget {
     pub fn new(name: &'static str, capacity: usize) -> ByteBudget {
-        ByteBudget { inner: Arc::new(Inner { name, capacity, state: Mutex::new((0, 0)), freed: Condvar::new() }) }
+        ByteBudget {
+            inner: Arc::new(Inner {
+                name,
+                capacity,
+                state: Mutex::new((0, 0)),
+                freed: Condvar::new(),
+            }),
+        }
     }
     pub fn name(&self) -> &'static str {
         self.inner.name
@@ -48,7 +55,10 @@ impl ByteBudget {
     fn grant(&self, state: &mut (usize, usize), bytes: usize) -> Permit {
         state.0 += bytes;
         state.1 = state.1.max(state.0);
-        Permit { inner: Arc::clone(&self.inner), bytes }
+        Permit {
+            inner: Arc::clone(&self.inner),
+            bytes,
+        }
     }
     /// Block until `bytes` fit (or nothing else is held).
     pub fn acquire(&self, bytes: usize) -> Permit {
@@ -61,7 +71,8 @@ impl ByteBudget {
     /// `None` when `bytes` do not fit now.
     pub fn try_acquire(&self, bytes: usize) -> Option<Permit> {
         let mut state = self.inner.state.lock();
-        (state.0 == 0 || state.0.saturating_add(bytes) <= self.inner.capacity).then(|| self.grant(&mut state, bytes))
+        (state.0 == 0 || state.0.saturating_add(bytes) <= self.inner.capacity)
+            .then(|| self.grant(&mut state, bytes))
     }
 }
 
@@ -108,7 +119,10 @@ impl Permit {
 
 impl std::fmt::Debug for Permit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Permit").field("budget", &self.inner.name).field("bytes", &self.bytes).finish()
+        f.debug_struct("Permit")
+            .field("budget", &self.inner.name)
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -146,7 +160,10 @@ mod tests {
         let big = budget.acquire(500);
         assert_eq!(big.bytes(), 500);
         assert_eq!(budget.used(), 500);
-        assert!(budget.try_acquire(1).is_none(), "nothing fits beside an oversize grant");
+        assert!(
+            budget.try_acquire(1).is_none(),
+            "nothing fits beside an oversize grant"
+        );
         drop(big);
         assert_eq!((budget.used(), budget.peak()), (0, 500));
     }
@@ -165,7 +182,10 @@ mod tests {
             })
         };
         std::thread::sleep(std::time::Duration::from_millis(30));
-        assert!(!got.load(std::sync::atomic::Ordering::SeqCst), "acquire went past a full budget");
+        assert!(
+            !got.load(std::sync::atomic::Ordering::SeqCst),
+            "acquire went past a full budget"
+        );
         drop(held);
         assert_eq!(waiter.join().unwrap(), 5);
     }
@@ -179,7 +199,10 @@ mod tests {
         assert!(!index.try_grow(11), "growth must respect the capacity");
         assert_eq!(budget.used(), 90);
         index.shrink(50);
-        assert_eq!((index.bytes(), budget.used(), budget.available()), (40, 40, 60));
+        assert_eq!(
+            (index.bytes(), budget.used(), budget.available()),
+            (40, 40, 60)
+        );
         index.shrink(1000);
         assert_eq!((index.bytes(), budget.used()), (0, 0));
         drop(index);

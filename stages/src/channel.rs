@@ -64,19 +64,30 @@ fn elapsed_ns(since: Instant) -> u64 {
 }
 
 /// A channel named `name` (for reports) holding at most `capacity_bytes` of item weight.
-pub fn bounded<T: Weighted + Send>(name: &'static str, capacity_bytes: usize) -> (Sender<T>, Receiver<T>) {
+pub fn bounded<T: Weighted + Send>(
+    name: &'static str,
+    capacity_bytes: usize,
+) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         name,
         state: Mutex::new(State {
             queue: VecDeque::new(),
             senders: 1,
             receivers: 1,
-            stats: ChannelStats { capacity: capacity_bytes, ..Default::default() },
+            stats: ChannelStats {
+                capacity: capacity_bytes,
+                ..Default::default()
+            },
         }),
         not_full: Condvar::new(),
         not_empty: Condvar::new(),
     });
-    (Sender { shared: Arc::clone(&shared) }, Receiver { shared })
+    (
+        Sender {
+            shared: Arc::clone(&shared),
+        },
+        Receiver { shared },
+    )
 }
 
 impl<T: Weighted + Send> Sender<T> {
@@ -93,7 +104,9 @@ impl<T: Weighted + Send> Sender<T> {
                 }
                 return Err(SendError(item));
             }
-            if state.queue.is_empty() || state.stats.used.saturating_add(weight) <= state.stats.capacity {
+            if state.queue.is_empty()
+                || state.stats.used.saturating_add(weight) <= state.stats.capacity
+            {
                 break;
             }
             blocked_since.get_or_insert_with(Instant::now);
@@ -126,7 +139,9 @@ impl<T: Weighted + Send> Sender<T> {
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         self.shared.state.lock().senders += 1;
-        Sender { shared: Arc::clone(&self.shared) }
+        Sender {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -221,7 +236,9 @@ impl<'a, T: Weighted + Send> IntoIterator for &'a Receiver<T> {
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         self.shared.state.lock().receivers += 1;
-        Receiver { shared: Arc::clone(&self.shared) }
+        Receiver {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -268,7 +285,10 @@ mod tests {
             tx.send(item(id, 10 * (id as usize + 1))).unwrap();
         }
         let stats = tx.stats();
-        assert_eq!((stats.items, stats.bytes, stats.used, stats.peak_used), (5, 150, 150, 150));
+        assert_eq!(
+            (stats.items, stats.bytes, stats.used, stats.peak_used),
+            (5, 150, 150, 150)
+        );
         drop(tx);
         let ids: Vec<u64> = rx.iter().map(|i| i.id).collect();
         assert_eq!(ids, vec![0, 1, 2, 3, 4]);
@@ -306,14 +326,20 @@ mod tests {
         };
         // The second item does not fit beside the first; until the first is taken it must wait.
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!done.load(Ordering::SeqCst), "send went past a full channel");
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "send went past a full channel"
+        );
         assert_eq!(rx.stats().used, 60);
         assert_eq!(rx.recv().unwrap().id, 0);
         sender.join().unwrap();
         assert!(done.load(Ordering::SeqCst));
         assert_eq!(rx.recv().unwrap().id, 1);
         let stats = rx.stats();
-        assert!(stats.send_blocked_ns > 0, "blocked time not counted: {stats:?}");
+        assert!(
+            stats.send_blocked_ns > 0,
+            "blocked time not counted: {stats:?}"
+        );
         assert_eq!(stats.peak_used, 60);
     }
 
@@ -340,7 +366,11 @@ mod tests {
         assert!(tx.is_closed());
         let SendError(back) = tx.send(item(2, 3)).unwrap_err();
         assert_eq!(back, item(2, 3));
-        assert_eq!(tx.stats().used, 0, "queued items are freed with the last receiver");
+        assert_eq!(
+            tx.stats().used,
+            0,
+            "queued items are freed with the last receiver"
+        );
     }
 
     #[test]
@@ -393,7 +423,10 @@ mod tests {
         for p in producers {
             p.join().unwrap();
         }
-        let mut all: Vec<u64> = consumers.into_iter().flat_map(|c| c.join().unwrap()).collect();
+        let mut all: Vec<u64> = consumers
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..PRODUCERS * PER).collect::<Vec<_>>());
         let stats = rx.stats();

@@ -16,6 +16,9 @@ struct State<T> {
     next: u64,
     senders: usize,
     receiver_alive: bool,
+    /// At most this many items pending (besides the awaited one); bounds how far producers
+    /// run ahead of the consumer, not just how many bytes they hold.
+    max_items: usize,
     stats: ChannelStats,
 }
 
@@ -51,7 +54,19 @@ fn elapsed_ns(since: Instant) -> u64 {
 
 /// A reassembly channel named `name` holding at most `capacity_bytes` of early arrivals
 /// (plus, always, the item the receiver waits for).
-pub fn ordered<T: Weighted + Send>(name: &'static str, capacity_bytes: usize) -> (OrderedSender<T>, OrderedReceiver<T>) {
+pub fn ordered<T: Weighted + Send>(
+    name: &'static str,
+    capacity_bytes: usize,
+) -> (OrderedSender<T>, OrderedReceiver<T>) {
+    ordered_with_limit(name, capacity_bytes, usize::MAX)
+}
+
+/// Like [`ordered`], but also holding at most `max_items` items ahead of the receiver.
+pub fn ordered_with_limit<T: Weighted + Send>(
+    name: &'static str,
+    capacity_bytes: usize,
+    max_items: usize,
+) -> (OrderedSender<T>, OrderedReceiver<T>) {
     let shared = Arc::new(Shared {
         name,
         state: Mutex::new(State {
@@ -59,17 +74,31 @@ pub fn ordered<T: Weighted + Send>(name: &'static str, capacity_bytes: usize) ->
             next: 0,
             senders: 1,
             receiver_alive: true,
-            stats: ChannelStats { capacity: capacity_bytes, ..Default::default() },
+            max_items: max_items.max(1),
+            stats: ChannelStats {
+                capacity: capacity_bytes,
+                ..Default::default()
+            },
         }),
         room: Condvar::new(),
         arrival: Condvar::new(),
     });
-    (OrderedSender { shared: Arc::clone(&shared) }, OrderedReceiver { shared })
+    (
+        OrderedSender {
+            shared: Arc::clone(&shared),
+        },
+        OrderedReceiver { shared },
+    )
 }
 
 impl<T: Weighted + Send> OrderedSender<T> {
-    /// Blocks while over budget unless `seq` is the one the receiver waits for.
-    /// Returns the item if the receiver is gone.
+    /// Blocks while over budget (bytes, or the item limit of [`ordered_with_limit`]) unless
+    /// `seq` is the one the receiver waits for. Returns the item if the receiver is gone.
+    ///
+    /// Never deadlocks on its own, but a pipeline can: if the awaited item sits in a queue that
+    /// only blocked senders would drain, nothing moves. Producers must take their work in
+    /// sequence order (a FIFO channel from one source does), so the awaited item is always held
+    /// by a producer that will send it.
     ///
     /// Each sequence number must be sent once; a number already delivered or already pending is
     /// a caller bug (asserted in debug builds; in release the item is dropped).
@@ -84,10 +113,9 @@ impl<T: Weighted + Send> OrderedSender<T> {
                 }
                 return Err(item);
             }
-            if seq == state.next
-                || state.pending.is_empty()
-                || state.stats.used.saturating_add(weight) <= state.stats.capacity
-            {
+            let fits = state.pending.len() < state.max_items
+                && state.stats.used.saturating_add(weight) <= state.stats.capacity;
+            if seq == state.next || state.pending.is_empty() || fits {
                 break;
             }
             blocked_since.get_or_insert_with(Instant::now);
@@ -97,7 +125,11 @@ impl<T: Weighted + Send> OrderedSender<T> {
             state.stats.send_blocked_ns += elapsed_ns(t);
         }
         let duplicate = seq < state.next || state.pending.contains_key(&seq);
-        debug_assert!(!duplicate, "ordered channel {}: sequence number {seq} sent twice", self.shared.name);
+        debug_assert!(
+            !duplicate,
+            "ordered channel {}: sequence number {seq} sent twice",
+            self.shared.name
+        );
         if duplicate {
             return Ok(());
         }
@@ -124,7 +156,9 @@ impl<T: Weighted + Send> OrderedSender<T> {
 impl<T> Clone for OrderedSender<T> {
     fn clone(&self) -> Self {
         self.shared.state.lock().senders += 1;
-        OrderedSender { shared: Arc::clone(&self.shared) }
+        OrderedSender {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -166,7 +200,10 @@ impl<T: Weighted + Send> OrderedReceiver<T> {
                 return if state.pending.is_empty() {
                     Ok(None)
                 } else {
-                    Err(Gap { name: self.shared.name, missing: next })
+                    Err(Gap {
+                        name: self.shared.name,
+                        missing: next,
+                    })
                 };
             }
             waited_since.get_or_insert_with(Instant::now);
@@ -275,7 +312,10 @@ mod tests {
         assert_eq!(rx.recv().unwrap().unwrap().seq, 0);
         let gap = rx.recv().unwrap_err();
         assert_eq!((gap.name, gap.missing), ("decided", 1));
-        assert_eq!(gap.to_string(), "ordered channel decided: item 1 never arrived");
+        assert_eq!(
+            gap.to_string(),
+            "ordered channel decided: item 1 never arrived"
+        );
     }
 
     #[test]
@@ -296,8 +336,33 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         drop(rx);
         assert_eq!(blocked.join().unwrap(), Err(Item { seq: 6, weight: 10 }));
-        assert_eq!(tx.send(0, Item { seq: 0, weight: 1 }), Err(Item { seq: 0, weight: 1 }));
+        assert_eq!(
+            tx.send(0, Item { seq: 0, weight: 1 }),
+            Err(Item { seq: 0, weight: 1 })
+        );
         assert_eq!(tx.stats().used, 0);
+    }
+
+    #[test]
+    fn item_limit_bounds_how_far_producers_run_ahead() {
+        let (tx, rx) = ordered_with_limit::<Item>("t", usize::MAX, 2);
+        tx.send(1, Item { seq: 1, weight: 1 }).unwrap();
+        tx.send(2, Item { seq: 2, weight: 1 }).unwrap();
+        let third = {
+            let tx = tx.clone();
+            std::thread::spawn(move || tx.send(3, Item { seq: 3, weight: 1 }).is_ok())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_eq!(tx.stats().items, 2, "item 3 went past the item limit");
+        tx.send(0, Item { seq: 0, weight: 1 }).unwrap(); // awaited: admitted beyond the limit
+        assert_eq!(tx.stats().items, 3);
+        assert_eq!(rx.recv().unwrap().unwrap().seq, 0);
+        assert_eq!(rx.recv().unwrap().unwrap().seq, 1);
+        assert!(third.join().unwrap());
+        drop(tx);
+        let rest: Vec<u64> = drain(&rx).unwrap().iter().map(|i| i.seq).collect();
+        assert_eq!(rest, vec![2, 3]);
+        assert!(rx.stats().send_blocked_ns > 0);
     }
 
     #[test]
@@ -316,7 +381,14 @@ mod tests {
                     if (seq + w) % 7 == 0 {
                         std::thread::yield_now();
                     }
-                    tx.send(seq, Item { seq, weight: 1 + (seq % 9) as usize }).unwrap();
+                    tx.send(
+                        seq,
+                        Item {
+                            seq,
+                            weight: 1 + (seq % 9) as usize,
+                        },
+                    )
+                    .unwrap();
                 })
             })
             .collect();

@@ -50,7 +50,10 @@ impl StageCounters {
     }
     /// Count time until the returned guard drops into `counter` (one of this struct's fields).
     pub fn time<'a>(&'a self, counter: &'a AtomicU64) -> Timer<'a> {
-        Timer { counter, started: Instant::now() }
+        Timer {
+            counter,
+            started: Instant::now(),
+        }
     }
     /// Time working (not waiting): `let _busy = counters.busy();`.
     pub fn busy(&self) -> Timer<'_> {
@@ -124,7 +127,10 @@ impl<R> StageHandle<R> {
     }
     pub fn join(self) -> Result<R, StagePanic> {
         let StageHandle { name, handle } = self;
-        handle.join().map_err(|payload| StagePanic { stage: name, message: panic_message(payload.as_ref()) })
+        handle.join().map_err(|payload| StagePanic {
+            stage: name,
+            message: panic_message(payload.as_ref()),
+        })
     }
 }
 
@@ -134,21 +140,39 @@ mod tests {
 
     #[test]
     fn runs_on_a_thread_with_the_stage_name() {
-        let h = spawn("chunker", || std::thread::current().name().map(str::to_string)).unwrap();
+        let h = spawn("chunker", || {
+            std::thread::current().name().map(str::to_string)
+        })
+        .unwrap();
         assert_eq!(h.name(), "chunker");
         assert_eq!(h.join().unwrap().as_deref(), Some("chunker"));
     }
 
     #[test]
     fn panics_become_errors_naming_the_stage() {
-        let e = spawn("aligner-3", || -> u32 { panic!("static message") }).unwrap().join().unwrap_err();
-        assert_eq!((e.stage.as_str(), e.message.as_str()), ("aligner-3", "static message"));
-        assert_eq!(e.to_string(), "stage thread 'aligner-3' panicked: static message");
+        let e = spawn("aligner-3", || -> u32 { panic!("static message") })
+            .unwrap()
+            .join()
+            .unwrap_err();
+        assert_eq!(
+            (e.stage.as_str(), e.message.as_str()),
+            ("aligner-3", "static message")
+        );
+        assert_eq!(
+            e.to_string(),
+            "stage thread 'aligner-3' panicked: static message"
+        );
 
-        let e = spawn("writer", || panic!("record {} is bad", 42)).unwrap().join().unwrap_err();
+        let e = spawn("writer", || panic!("record {} is bad", 42))
+            .unwrap()
+            .join()
+            .unwrap_err();
         assert_eq!(e.message, "record 42 is bad");
 
-        let e = spawn("odd", || std::panic::panic_any(7u8)).unwrap().join().unwrap_err();
+        let e = spawn("odd", || std::panic::panic_any(7u8))
+            .unwrap()
+            .join()
+            .unwrap_err();
         assert_eq!(e.message, "unknown panic payload");
     }
 
@@ -166,7 +190,10 @@ mod tests {
         StageCounters::add(&counters.bytes_out, 300);
         let snap = counters.snapshot();
         assert!(snap.busy_ns >= 2_000_000, "busy time not counted: {snap:?}");
-        assert_eq!((snap.items_out, snap.bytes_out, snap.items_in, snap.wait_ns), (3, 300, 0, 0));
+        assert_eq!(
+            (snap.items_out, snap.bytes_out, snap.items_in, snap.wait_ns),
+            (3, 300, 0, 0)
+        );
         let h = spawn("quick", || 5).unwrap();
         while !h.is_finished() {
             std::thread::yield_now();
