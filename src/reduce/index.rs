@@ -145,8 +145,9 @@ impl RepIndex {
         (rep.seq.len() == seq.len() && rep.seq.eq_ignore_ascii_case(seq)).then_some(rep)
     }
 
-    /// Count, for every alive representative with ordinal >= `since`, how many of `kmers`
-    /// (distinct, any order) it contains. Appends `(ordinal, shared)` to `out`, ordinal ascending.
+    /// Count, for every representative with ordinal >= `since` still in the chains, how many of
+    /// `kmers` (distinct, any order) it contains. Appends `(ordinal, shared)` to `out`, ordinal
+    /// ascending. May include evicted representatives not yet compacted away: check with `get`.
     pub fn shared_counts(&self, kmers: &[u64], since: u32, hits: &mut Vec<u32>, out: &mut Vec<(u32, u32)>) {
         hits.clear();
         for &kmer in kmers {
@@ -168,9 +169,9 @@ impl RepIndex {
             while j < hits.len() && hits[j] == rep {
                 j += 1;
             }
-            if self.alive.contains_key(&rep) {
-                out.push((rep, (j - i) as u32));
-            }
+            // Evicted representatives are filtered by the caller's `get`, only for the few
+            // that pass the shared-k-mer bound (a hash lookup per hit rep costs more).
+            out.push((rep, (j - i) as u32));
             i = j;
         }
     }

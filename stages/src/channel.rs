@@ -29,6 +29,8 @@ struct State<T> {
     senders: usize,
     receivers: usize,
     stats: ChannelStats,
+    /// Threads inside `wait` right now (senders, receivers); lets tests see a thread is blocked.
+    waiting: (usize, usize),
 }
 
 struct Shared<T> {
@@ -73,6 +75,7 @@ pub fn bounded<T: Weighted + Send>(
         state: Mutex::new(State {
             queue: VecDeque::new(),
             senders: 1,
+            waiting: (0, 0),
             receivers: 1,
             stats: ChannelStats {
                 capacity: capacity_bytes,
@@ -110,7 +113,9 @@ impl<T: Weighted + Send> Sender<T> {
                 break;
             }
             blocked_since.get_or_insert_with(Instant::now);
+            state.waiting.0 += 1;
             self.shared.not_full.wait(&mut state);
+            state.waiting.0 -= 1;
         }
         if let Some(t) = blocked_since {
             state.stats.send_blocked_ns += elapsed_ns(t);
@@ -183,7 +188,9 @@ impl<T: Weighted + Send> Receiver<T> {
                 return None;
             }
             waited_since.get_or_insert_with(Instant::now);
+            state.waiting.1 += 1;
             self.shared.not_empty.wait(&mut state);
+            state.waiting.1 -= 1;
         }
     }
     /// Next item if one is queued now; never blocks. `None` also when the channel is empty
@@ -324,8 +331,10 @@ mod tests {
                 done.store(true, Ordering::SeqCst);
             })
         };
-        // The second item does not fit beside the first; until the first is taken it must wait.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // The second item does not fit beside the first: the sender waits until it is taken.
+        crate::wait_until("second sender blocked", || {
+            rx.shared.state.lock().waiting.0 == 1
+        });
         assert!(
             !done.load(Ordering::SeqCst),
             "send went past a full channel"
@@ -378,7 +387,7 @@ mod tests {
         let (tx, rx) = bounded::<Item>("t", 10);
         tx.send(item(0, 10)).unwrap();
         let blocked = std::thread::spawn(move || tx.send(item(1, 10)).map_err(|SendError(i)| i.id));
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        crate::wait_until("sender blocked", || rx.shared.state.lock().waiting.0 == 1);
         drop(rx);
         assert_eq!(blocked.join().unwrap(), Err(1));
     }
@@ -390,7 +399,7 @@ mod tests {
             let got: Vec<u64> = rx.iter().map(|i| i.id).collect();
             (got, rx.stats().recv_waited_ns)
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        crate::wait_until("receiver waiting", || tx.shared.state.lock().waiting.1 == 1);
         tx.send(item(4, 1)).unwrap();
         drop(tx);
         let (got, waited) = consumer.join().unwrap();

@@ -4,7 +4,24 @@
 //! limit), ordered reassembly, input readers (mmap for regular files, buffered reads for pipes
 //! and compressed input, compression sniffed from the first bytes), output sinks that write
 //! under a temporary name and rename when complete, and per-stage counters.
-//! (HELPER A fills in every module; the signatures in the stubs are the contract.)
+//! It must not know about records, sequences or formats: everything here is tested with bytes.
+//!
+//! A reader stage feeding a consumer through a byte-budget channel:
+//!
+//! ```
+//! use std::io::Cursor;
+//! use talaria_stages::{channel, reader, stage};
+//!
+//! let input = reader::Input::from_reader("example", Box::new(Cursor::new(b">a\nACGT\n".repeat(1000))), None).unwrap();
+//! let (tx, rx) = channel::bounded::<reader::Block>("blocks", 1 << 20);
+//! let reading = stage::spawn("reader", move || {
+//!     reader::read_blocks(input, 4096, tx, &stage::StageCounters::default())
+//! })
+//! .unwrap();
+//! let bytes: usize = rx.iter().map(|block| block.data.len()).sum();
+//! let summary = reading.join().unwrap().unwrap();
+//! assert_eq!((bytes, summary.bytes, summary.blocks), (8000, 8000, 2));
+//! ```
 
 pub mod budget;
 pub mod channel;
@@ -22,5 +39,19 @@ pub trait Weighted {
 impl Weighted for Vec<u8> {
     fn weight(&self) -> usize {
         self.capacity()
+    }
+}
+
+/// Test helper: wait until `condition` holds (another thread reached a state), failing the test
+/// if it never does. Polls; never used to measure time.
+#[cfg(test)]
+pub(crate) fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

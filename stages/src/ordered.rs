@@ -20,6 +20,8 @@ struct State<T> {
     /// run ahead of the consumer, not just how many bytes they hold.
     max_items: usize,
     stats: ChannelStats,
+    /// Threads inside `wait` right now (senders, receivers); lets tests see a thread is blocked.
+    waiting: (usize, usize),
 }
 
 struct Shared<T> {
@@ -73,6 +75,7 @@ pub fn ordered_with_limit<T: Weighted + Send>(
             pending: BTreeMap::new(),
             next: 0,
             senders: 1,
+            waiting: (0, 0),
             receiver_alive: true,
             max_items: max_items.max(1),
             stats: ChannelStats {
@@ -119,7 +122,9 @@ impl<T: Weighted + Send> OrderedSender<T> {
                 break;
             }
             blocked_since.get_or_insert_with(Instant::now);
+            state.waiting.0 += 1;
             self.shared.room.wait(&mut state);
+            state.waiting.0 -= 1;
         }
         if let Some(t) = blocked_since {
             state.stats.send_blocked_ns += elapsed_ns(t);
@@ -207,7 +212,9 @@ impl<T: Weighted + Send> OrderedReceiver<T> {
                 };
             }
             waited_since.get_or_insert_with(Instant::now);
+            state.waiting.1 += 1;
             self.shared.arrival.wait(&mut state);
+            state.waiting.1 -= 1;
         }
     }
     /// The sequence number `recv` will return next.
@@ -291,7 +298,7 @@ mod tests {
             let tx = tx.clone();
             std::thread::spawn(move || tx.send(2, Item { seq: 2, weight: 10 }).is_ok())
         };
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        crate::wait_until("sender blocked", || tx.shared.state.lock().waiting.0 == 1);
         assert_eq!(tx.stats().items, 1, "item 2 went past a full budget");
         tx.send(0, Item { seq: 0, weight: 1 }).unwrap();
         assert_eq!(rx.recv().unwrap().unwrap().seq, 0);
@@ -333,7 +340,7 @@ mod tests {
             let tx = tx.clone();
             std::thread::spawn(move || tx.send(6, Item { seq: 6, weight: 10 }))
         };
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        crate::wait_until("sender blocked", || rx.shared.state.lock().waiting.0 == 1);
         drop(rx);
         assert_eq!(blocked.join().unwrap(), Err(Item { seq: 6, weight: 10 }));
         assert_eq!(
@@ -352,7 +359,7 @@ mod tests {
             let tx = tx.clone();
             std::thread::spawn(move || tx.send(3, Item { seq: 3, weight: 1 }).is_ok())
         };
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        crate::wait_until("sender blocked", || tx.shared.state.lock().waiting.0 == 1);
         assert_eq!(tx.stats().items, 2, "item 3 went past the item limit");
         tx.send(0, Item { seq: 0, weight: 1 }).unwrap(); // awaited: admitted beyond the limit
         assert_eq!(tx.stats().items, 3);

@@ -6,7 +6,7 @@
 //! its `io::ErrorKind`, so a closed pipe stays `BrokenPipe`), and must not panic on any I/O error.
 //! `commit` does not fsync: outputs survive a crashed process, not necessarily a power cut.
 
-use crate::channel::{self, Receiver, Sender};
+use crate::channel::{self, ChannelStats, Receiver, Sender};
 use crate::stage::{self, StageHandle};
 use std::fs::File;
 use std::io::Write;
@@ -199,6 +199,12 @@ impl Sink {
     /// The output's name in messages: its path, `"<stdout>"`, or the name given to [`Sink::from_writer`].
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The queue to the writer thread: `send_blocked_ns` is how long producers waited on this
+    /// output (the output is the bottleneck when it is large). `None` once the thread has stopped.
+    pub fn queue_stats(&self) -> Option<ChannelStats> {
+        self.tx.as_ref().map(Sender::stats)
     }
 
     fn error(&self, e: &std::io::Error) -> SinkError {

@@ -44,6 +44,9 @@ fn writes_under_a_temporary_name_and_renames_on_commit() {
         sink.write_all(piece).unwrap();
     }
     sink.flush().unwrap();
+    let queued = sink.queue_stats().unwrap();
+    assert_eq!(queued.capacity, 1 << 20);
+    assert!(queued.bytes >= data.len() as u64, "{queued:?}");
     assert!(!path.exists(), "nothing looks finished before commit");
     assert_eq!(sink.commit().unwrap(), data.len() as u64);
     assert_eq!(entries(dir.path()), vec!["reduced.fa".to_string()]);
