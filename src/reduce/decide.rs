@@ -28,7 +28,7 @@ pub struct Params {
 /// What the prefetcher computes per record (needs no shared state).
 #[derive(Clone, Debug, Default)]
 pub struct Features {
-    /// Distinct k-mers, sorted.
+    /// Distinct k-mers as index keys (`index::keys_of`), sorted.
     pub kmers: Vec<u64>,
     /// Hash of the residues, ASCII-uppercased (exact duplicates ignore case).
     pub exact_hash: u64,
@@ -37,7 +37,7 @@ pub struct Features {
 impl Features {
     pub fn compute(coder: &KmerCoder, seq: &[u8]) -> Features {
         let mut kmers = Vec::new();
-        coder.distinct(seq, &mut kmers);
+        crate::reduce::index::keys_of(coder, seq, &mut kmers);
         Features { kmers, exact_hash: uppercase_hash(seq) }
     }
     pub fn heap_bytes(&self) -> usize {
@@ -179,8 +179,11 @@ impl Decider {
                 if candidates.len() >= budget {
                     break;
                 }
-                let Some(rep) = guard.get(ordinal) else { continue };
-                if shared >= required_shared(k, self.params.threshold, member, (rep.seq.len(), rep.distinct)) {
+                let (len, distinct) = guard.meta(ordinal);
+                if shared < required_shared(k, self.params.threshold, member, (len as usize, distinct)) {
+                    continue;
+                }
+                if let Some(rep) = guard.get(ordinal) {
                     candidates.push(rep.clone());
                 }
             }

@@ -201,9 +201,12 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         stage::spawn("chunker", move || chunk_stage(block_rx, chunk_tx, records, bytes, digest))?
     };
 
-    let prefetchers = (workers / 4).max(1);
+    // One prefetch thread: it must hand chunks on in the order it got them. The ordered channel
+    // always admits the chunk the writer waits for, but only if an aligner can pick it up; a
+    // pool of prefetchers could park it behind later chunks while every aligner is blocked
+    // sending those (a deadlock). k-mers and a hash per record are cheap next to alignment.
     let mut prefetch = Vec::new();
-    for i in 0..prefetchers {
+    for i in 0..1 {
         let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
             while let Some(chunk) = rx.recv() {
