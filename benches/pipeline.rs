@@ -11,7 +11,7 @@ use talaria::generate::{generate, GenOptions};
 use talaria::reduce::{run, ReduceJob};
 use talaria_stages::sink::OutputPath;
 
-fn sample(records: usize) -> Vec<u8> {
+fn sample(records: u64) -> Vec<u8> {
     let opts = GenOptions { records, seed: 42, ..GenOptions::default() };
     let mut out = Vec::new();
     generate(&opts, &mut out).expect("generate");

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! >Cluster 0
-//! 0	254aa, >sp|P12345|X... *
-//! 1	250aa, >sp|Q99999|Y... at 95.28%
+//! 0<TAB>254aa, >sp|P12345|X... *
+//! 1<TAB>250aa, >sp|Q99999|Y... at 95.28%
 //! ```
 //! Clusters are numbered by representative (input order); the representative comes first, then
 //! its members in input order. Clusters can only be listed once every record is decided, so the
