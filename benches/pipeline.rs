@@ -12,7 +12,11 @@ use talaria::reduce::{run, ReduceJob};
 use talaria_stages::sink::OutputPath;
 
 fn sample(records: u64) -> Vec<u8> {
-    let opts = GenOptions { records, seed: 42, ..GenOptions::default() };
+    let opts = GenOptions {
+        records,
+        seed: 42,
+        ..GenOptions::default()
+    };
     let mut out = Vec::new();
     generate(&opts, &mut out).expect("generate");
     out
@@ -37,12 +41,16 @@ fn chunking(c: &mut Criterion) {
 }
 
 fn kmers(c: &mut Criterion) {
-    let seq: Vec<u8> = (0..30_000u32).map(|i| b"ACDEFGHIKLMNPQRSTVWY"[(i.wrapping_mul(2654435761) >> 27) as usize % 20]).collect();
+    let seq: Vec<u8> = (0..30_000u32)
+        .map(|i| b"ACDEFGHIKLMNPQRSTVWY"[(i.wrapping_mul(2654435761) >> 27) as usize % 20])
+        .collect();
     let coder = KmerCoder::new(Alphabet::Protein, 5);
     let mut group = c.benchmark_group("kmer");
     group.throughput(Throughput::Bytes(seq.len() as u64));
     let mut out = Vec::new();
-    group.bench_function("distinct_protein_k5", |b| b.iter(|| coder.distinct(black_box(&seq), &mut out)));
+    group.bench_function("distinct_protein_k5", |b| {
+        b.iter(|| coder.distinct(black_box(&seq), &mut out))
+    });
     group.finish();
 }
 

@@ -9,7 +9,11 @@ use talaria::reduce::ReduceJob;
 use talaria_stages::sink::OutputPath;
 
 #[derive(Parser, Debug)]
-#[command(name = "talaria", version, about = "Shrink sequence databases to representatives plus lossless deltas")]
+#[command(
+    name = "talaria",
+    version,
+    about = "Shrink sequence databases to representatives plus lossless deltas"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -123,7 +127,8 @@ impl TuningArgs {
         };
         let memory_limit = match &self.memory_limit {
             Some(text) => Some(
-                config::parse_size(text).map_err(|e| config::ConfigError(format!("--memory-limit: {e}")))?,
+                config::parse_size(text)
+                    .map_err(|e| config::ConfigError(format!("--memory-limit: {e}")))?,
             ),
             None => None,
         };
@@ -141,7 +146,9 @@ impl TuningArgs {
 
     /// The config file: --config, else $TALARIA_CONFIG.
     pub fn config_file(&self) -> Option<PathBuf> {
-        self.config.clone().or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from))
+        self.config
+            .clone()
+            .or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from))
     }
 }
 

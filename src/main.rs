@@ -33,7 +33,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Reduce(args) => {
             let quiet = args.quiet;
-            let job = args.into_job().map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let job = args
+                .into_job()
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
             let summary = reduce::run(&job).map_err(reduce_failure)?;
             if !quiet {
                 eprint!("{summary}");
@@ -57,8 +59,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Config { action: ConfigAction::Show(tuning) } => {
-            let overrides = tuning.overrides().map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+        Command::Config {
+            action: ConfigAction::Show(tuning),
+        } => {
+            let overrides = tuning
+                .overrides()
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
             let text = talaria::config::show(tuning.config_file().as_ref(), &overrides)
                 .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
             print!("{text}");
@@ -76,7 +82,9 @@ fn broken_pipe(kind: Option<std::io::ErrorKind>) -> bool {
 fn read_failure_code(kind: Option<std::io::ErrorKind>) -> u8 {
     use std::io::ErrorKind::*;
     match kind {
-        Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => EXIT_IO,
+        Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => {
+            EXIT_IO
+        }
         _ => EXIT_DATA,
     }
 }
@@ -97,9 +105,11 @@ fn reconstruct_failure(e: ReconstructError) -> Failure {
     match &e {
         ReconstructError::Sink(s) if broken_pipe(s.kind) => (EXIT_OK, None),
         ReconstructError::Read(r) => (read_failure_code(r.kind), message),
-        ReconstructError::Fasta { .. } | ReconstructError::Deltas { .. } | ReconstructError::Mismatch(_) => {
-            (EXIT_DATA, message)
+        ReconstructError::Fasta { .. }
+        | ReconstructError::Deltas { .. }
+        | ReconstructError::Mismatch(_) => (EXIT_DATA, message),
+        ReconstructError::Sink(_) | ReconstructError::Stage(_) | ReconstructError::Spawn(_) => {
+            (EXIT_IO, message)
         }
-        ReconstructError::Sink(_) | ReconstructError::Stage(_) | ReconstructError::Spawn(_) => (EXIT_IO, message),
     }
 }

@@ -8,7 +8,13 @@ use common::*;
 #[test]
 fn outputs_identical_for_any_threads_and_chunk_size() {
     // Enough records and families that workers really race and the writer must re-check.
-    let input = families(&Families { families: 200, members: 6, divergence: 0.06, seed: 5, ..Default::default() });
+    let input = families(&Families {
+        families: 200,
+        members: 6,
+        divergence: 0.06,
+        seed: 5,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.fa");
     std::fs::write(&path, &input).unwrap();

@@ -15,9 +15,20 @@ fn reduce_fails(input: &Path, extra: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.fa");
     let deltas = dir.path().join("out.delta");
-    let res = run(talaria().arg("reduce").arg("-i").arg(input).arg("-o").arg(&out).arg("-m").arg(&deltas).args(extra));
+    let res = run(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(input)
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .args(extra));
     assert!(!res.status.success());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
     let stderr = String::from_utf8_lossy(&res.stderr).to_string();
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
@@ -35,7 +46,10 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 fn empty_input_is_a_data_error() {
     let (code, msg) = reduce_fails(&data("empty.fasta"), &[]);
     assert_eq!(code, EXIT_DATA);
-    assert!(msg.contains("empty.fasta") && msg.contains("no FASTA records"), "{msg}");
+    assert!(
+        msg.contains("empty.fasta") && msg.contains("no FASTA records"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -49,7 +63,10 @@ fn fastq_is_named() {
 fn binary_input_is_rejected_with_offset() {
     let (code, msg) = reduce_fails(&data("binary.bin"), &[]);
     assert_eq!(code, EXIT_DATA);
-    assert!(msg.contains("binary.bin") && msg.contains("byte offset"), "{msg}");
+    assert!(
+        msg.contains("binary.bin") && msg.contains("byte offset"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -86,7 +103,11 @@ fn missing_input_is_an_io_error() {
 
 #[test]
 fn unwritable_output_fails_before_work() {
-    let res = run(talaria().arg("reduce").arg("-i").arg(data("tiny.fasta")).args(["-o", "/nonexistent-dir/out.fa"]));
+    let res = run(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(data("tiny.fasta"))
+        .args(["-o", "/nonexistent-dir/out.fa"]));
     assert_eq!(res.status.code(), Some(EXIT_IO));
     let msg = String::from_utf8_lossy(&res.stderr);
     assert!(msg.contains("/nonexistent-dir/out.fa"), "{msg}");
@@ -101,14 +122,31 @@ fn bad_threshold_and_unknown_config_keys_are_usage_errors() {
     let cfg = write_temp(dir.path(), "talaria.toml", b"[reduce]\ntreshold = 0.8\n");
     let (code, msg) = reduce_fails(&data("tiny.fasta"), &["--config", cfg.to_str().unwrap()]);
     assert_eq!(code, EXIT_USAGE);
-    assert!(msg.contains("talaria.toml") && msg.contains("treshold"), "{msg}");
+    assert!(
+        msg.contains("talaria.toml") && msg.contains("treshold"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn mismatched_deltas_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let a = write_temp(dir.path(), "a.fa", &families(&Families { seed: 1, ..Default::default() }));
-    let b = write_temp(dir.path(), "b.fa", &families(&Families { seed: 2, ..Default::default() }));
+    let a = write_temp(
+        dir.path(),
+        "a.fa",
+        &families(&Families {
+            seed: 1,
+            ..Default::default()
+        }),
+    );
+    let b = write_temp(
+        dir.path(),
+        "b.fa",
+        &families(&Families {
+            seed: 2,
+            ..Default::default()
+        }),
+    );
     for (input, tag) in [(&a, "a"), (&b, "b")] {
         ok(talaria()
             .arg("reduce")
@@ -138,20 +176,41 @@ fn mismatched_deltas_are_rejected() {
 fn corrupt_deltas_are_rejected_without_panic() {
     let dir = tempfile::tempdir().unwrap();
     let (out, deltas) = (dir.path().join("o.fa"), dir.path().join("o.delta"));
-    ok(talaria().arg("reduce").arg("-i").arg(data("sample.fasta")).arg("-o").arg(&out).arg("-m").arg(&deltas));
+    ok(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(data("sample.fasta"))
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas));
     let good = std::fs::read(&deltas).unwrap();
     for at in [0, 9, good.len() / 2, good.len() - 3] {
         let mut bad = good.clone();
         bad[at] ^= 0x5a;
         std::fs::write(&deltas, &bad).unwrap();
         let back = dir.path().join("back.fa");
-        let res = run(talaria().arg("reconstruct").arg("-i").arg(&out).arg("-m").arg(&deltas).arg("-o").arg(&back));
+        let res = run(talaria()
+            .arg("reconstruct")
+            .arg("-i")
+            .arg(&out)
+            .arg("-m")
+            .arg(&deltas)
+            .arg("-o")
+            .arg(&back));
         assert_eq!(res.status.code(), Some(EXIT_DATA), "flip at {at}");
         assert!(!String::from_utf8_lossy(&res.stderr).contains("panicked"));
         assert!(!back.exists());
     }
     std::fs::write(&deltas, &good[..good.len() - 10]).unwrap();
-    let res = run(talaria().arg("reconstruct").arg("-i").arg(&out).arg("-m").arg(&deltas).arg("-o").arg(dir.path().join("b2.fa")));
+    let res = run(talaria()
+        .arg("reconstruct")
+        .arg("-i")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("-o")
+        .arg(dir.path().join("b2.fa")));
     assert_eq!(res.status.code(), Some(EXIT_DATA));
 }
 
@@ -160,7 +219,13 @@ fn closed_stdout_ends_quietly() {
     use std::io::Read;
     use std::process::Stdio;
     // Enough output that talaria is still writing when the reader goes away.
-    let input = families(&Families { families: 3000, members: 1, length: 300, seed: 8, ..Default::default() });
+    let input = families(&Families {
+        families: 3000,
+        members: 1,
+        length: 300,
+        seed: 8,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let p = write_temp(dir.path(), "in.fa", &input);
     let mut child = talaria()
@@ -178,7 +243,10 @@ fn closed_stdout_ends_quietly() {
     drop(stdout);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -194,6 +262,10 @@ fn million_residue_record_round_trips() {
     let p = write_temp(dir.path(), "huge.fa", &input);
     let (reduced, _, tsv, back) = round_trip(dir.path(), &p, &[]);
     assert_eq!(sha256(&back), sha256(&input));
-    assert_eq!(parse(&reduced).len(), 2, "the exact copy joins the first record");
+    assert_eq!(
+        parse(&reduced).len(),
+        2,
+        "the exact copy joins the first record"
+    );
     assert!(String::from_utf8_lossy(&tsv).contains("huge\thuge_again"));
 }

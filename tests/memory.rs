@@ -31,7 +31,13 @@ fn streamed_run_stays_within_memory_limit() {
     let feeder = std::thread::spawn(move || {
         let mut total = 0usize;
         for seed in 0.. {
-            let block = families(&Families { families: 2000, members: 1, length: 300, seed, ..Default::default() });
+            let block = families(&Families {
+                families: 2000,
+                members: 1,
+                length: 300,
+                seed,
+                ..Default::default()
+            });
             total += block.len();
             if stdin.write_all(&block).is_err() || total > 120 << 20 {
                 break;
@@ -40,7 +46,8 @@ fn streamed_run_stays_within_memory_limit() {
         total
     });
     let mut stdout = child.stdout.take().unwrap();
-    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()).unwrap());
+    let drain =
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()).unwrap());
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
         if let Some(kib) = peak_rss_kib(pid) {
@@ -53,9 +60,18 @@ fn streamed_run_stays_within_memory_limit() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(fed > 100 << 20 && written > 50 << 20, "fed {fed}, wrote {written}");
-    assert!(stderr.contains("evicted"), "the summary reports the full index: {stderr}");
+    assert!(
+        fed > 100 << 20 && written > 50 << 20,
+        "fed {fed}, wrote {written}"
+    );
+    assert!(
+        stderr.contains("evicted"),
+        "the summary reports the full index: {stderr}"
+    );
     // Allowance: binary, thread stacks, allocator slack.
     let bound_kib = (limit_mib + 32) * 1024;
-    assert!(peak > 0 && peak <= bound_kib, "peak RSS {peak} KiB over {bound_kib} KiB");
+    assert!(
+        peak > 0 && peak <= bound_kib,
+        "peak RSS {peak} KiB over {bound_kib} KiB"
+    );
 }

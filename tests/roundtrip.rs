@@ -14,7 +14,11 @@ fn check_round_trip(name: &str, input_bytes: &[u8], args: &[&str]) -> (Vec<u8>, 
     let input = dir.path().join(name);
     std::fs::write(&input, input_bytes).unwrap();
     let (reduced, _deltas, tsv, back) = round_trip(dir.path(), &input, args);
-    assert_eq!(sha256(&back), sha256(input_bytes), "{name}: reconstruct differs from the input");
+    assert_eq!(
+        sha256(&back),
+        sha256(input_bytes),
+        "{name}: reconstruct differs from the input"
+    );
     (reduced, tsv)
 }
 
@@ -34,7 +38,10 @@ fn check_tsv(input: &[u8], reduced: &[u8], tsv: &[u8]) -> Vec<(String, String)> 
     assert_eq!(lines.len(), records.len(), "one TSV line per input record");
     for ((rep, member), (id, _)) in lines.iter().zip(&records) {
         assert_eq!(member, id, "TSV follows input order");
-        assert!(reps.iter().any(|(r, _)| r == rep), "{rep} is not in the reduced FASTA");
+        assert!(
+            reps.iter().any(|(r, _)| r == rep),
+            "{rep} is not in the reduced FASTA"
+        );
     }
     let self_lines = lines.iter().filter(|(a, b)| a == b).count();
     assert!(self_lines >= reps.len());
@@ -47,17 +54,31 @@ fn sample_round_trips_and_reduces() {
     let (reduced, tsv) = check_round_trip("sample.fasta", &input, &["-j", "2"]);
     let reps = parse(&reduced).len();
     let total = parse(&input).len();
-    assert!(reps < total, "the UniProt sample has redundancy at 0.9 ({reps} of {total})");
+    assert!(
+        reps < total,
+        "the UniProt sample has redundancy at 0.9 ({reps} of {total})"
+    );
     check_tsv(&input, &reduced, &tsv);
 }
 
 #[test]
 fn protein_families_in_awkward_layouts_round_trip() {
-    for (i, (width, crlf, lowercase)) in [(60, false, false), (0, false, true), (7, true, true), (80, true, false)]
-        .into_iter()
-        .enumerate()
+    for (i, (width, crlf, lowercase)) in [
+        (60, false, false),
+        (0, false, true),
+        (7, true, true),
+        (80, true, false),
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let input = families(&Families { line_width: width, crlf, lowercase, seed: i as u64, ..Default::default() });
+        let input = families(&Families {
+            line_width: width,
+            crlf,
+            lowercase,
+            seed: i as u64,
+            ..Default::default()
+        });
         let (reduced, tsv) = check_round_trip("fam.fa", &input, &[]);
         let reps = parse(&reduced).len();
         // 30 families of 5 at 3% divergence: close to one representative per family.
@@ -68,7 +89,12 @@ fn protein_families_in_awkward_layouts_round_trip() {
 
 #[test]
 fn dna_families_round_trip() {
-    let input = families(&Families { protein: false, length: 1200, divergence: 0.01, ..Default::default() });
+    let input = families(&Families {
+        protein: false,
+        length: 1200,
+        divergence: 0.01,
+        ..Default::default()
+    });
     let (reduced, tsv) = check_round_trip("dna.fa", &input, &["--threshold", "0.97"]);
     assert!(parse(&reduced).len() <= 45);
     check_tsv(&input, &reduced, &tsv);
@@ -77,12 +103,21 @@ fn dna_families_round_trip() {
 #[test]
 fn irregular_records_round_trip() {
     let mut input = Vec::new();
-    input.extend_from_slice(b"\n\n>dup1 first\nACDEFGHIKL\nMNPQ\n\n>dup2 exact duplicate\nACDEFGHIKLMNPQ\n");
-    input.extend_from_slice(b">empty\n>empty2 also empty\r\n>lower\nacdefghiklmnpq\r\n>stars X and *\nACDEFXXXKLMNP*\n");
-    input.extend_from_slice(b">ragged\nACD\nEFGHIK\nL\nMNPQ\n>sub substring\nFGHIKLM\n>last no newline\nACDEFGHIKLMNPQ");
+    input.extend_from_slice(
+        b"\n\n>dup1 first\nACDEFGHIKL\nMNPQ\n\n>dup2 exact duplicate\nACDEFGHIKLMNPQ\n",
+    );
+    input.extend_from_slice(
+        b">empty\n>empty2 also empty\r\n>lower\nacdefghiklmnpq\r\n>stars X and *\nACDEFXXXKLMNP*\n",
+    );
+    input.extend_from_slice(
+        b">ragged\nACD\nEFGHIK\nL\nMNPQ\n>sub substring\nFGHIKLM\n>last no newline\nACDEFGHIKLMNPQ",
+    );
     let (reduced, tsv) = check_round_trip("irregular.fa", &input, &["--protein"]);
     let lines = check_tsv(&input, &reduced, &tsv);
-    let rep_of: HashMap<&str, &str> = lines.iter().map(|(r, m)| (m.as_str(), r.as_str())).collect();
+    let rep_of: HashMap<&str, &str> = lines
+        .iter()
+        .map(|(r, m)| (m.as_str(), r.as_str()))
+        .collect();
     // Exact duplicates (case-insensitive) join the same representative.
     assert_eq!(rep_of["dup2"], "dup1");
     assert_eq!(rep_of["lower"], "dup1");
@@ -93,17 +128,32 @@ fn irregular_records_round_trip() {
 #[test]
 fn fixtures_round_trip_in_every_compression() {
     let plain = std::fs::read(data("tiny.fasta")).unwrap();
-    for name in ["tiny.fasta", "tiny.fasta.gz", "tiny.fasta.zst", "tiny.fasta.bz2", "tiny.fasta.xz", "tiny_crlf.fasta", "irregular.fasta"] {
+    for name in [
+        "tiny.fasta",
+        "tiny.fasta.gz",
+        "tiny.fasta.zst",
+        "tiny.fasta.bz2",
+        "tiny.fasta.xz",
+        "tiny_crlf.fasta",
+        "irregular.fasta",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (_, _, _, back) = round_trip(dir.path(), &data(name), &[]);
-        let expected = if name.starts_with("tiny.fasta") { plain.clone() } else { std::fs::read(data(name)).unwrap() };
+        let expected = if name.starts_with("tiny.fasta") {
+            plain.clone()
+        } else {
+            std::fs::read(data(name)).unwrap()
+        };
         assert_eq!(sha256(&back), sha256(&expected), "{name}");
     }
 }
 
 #[test]
 fn stdin_to_stdout_streaming_round_trips() {
-    let input = families(&Families { seed: 99, ..Default::default() });
+    let input = families(&Families {
+        seed: 99,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let deltas = dir.path().join("d.delta");
     let mut child = talaria()
@@ -119,7 +169,11 @@ fn stdin_to_stdout_streaming_round_trips() {
     let writer = std::thread::spawn(move || stdin.write_all(&feed).unwrap());
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reduced = out.stdout;
     assert!(!reduced.is_empty());
 
@@ -136,42 +190,87 @@ fn stdin_to_stdout_streaming_round_trips() {
     let writer = std::thread::spawn(move || stdin.write_all(&reduced).unwrap());
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(sha256(&out.stdout), sha256(&input));
 }
 
 #[test]
 fn line_width_rewraps_instead_of_restoring() {
-    let input = families(&Families { line_width: 13, seed: 3, ..Default::default() });
+    let input = families(&Families {
+        line_width: 13,
+        seed: 3,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.fa");
     std::fs::write(&path, &input).unwrap();
     let (out, deltas) = (dir.path().join("o.fa"), dir.path().join("o.delta"));
-    ok(talaria().arg("reduce").arg("-i").arg(&path).arg("-o").arg(&out).arg("-m").arg(&deltas));
+    ok(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas));
     let wrapped = dir.path().join("w.fa");
-    ok(talaria().arg("reconstruct").arg("-i").arg(&out).arg("-m").arg(&deltas).arg("-o").arg(&wrapped).args(["--line-width", "0"]));
+    ok(talaria()
+        .arg("reconstruct")
+        .arg("-i")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("-o")
+        .arg(&wrapped)
+        .args(["--line-width", "0"]));
     let text = std::fs::read(&wrapped).unwrap();
     // One header line and one sequence line per record, same records and residues.
     assert_eq!(parse(&text), parse(&input));
-    assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), parse(&input).len() * 2);
+    assert_eq!(
+        text.iter().filter(|&&b| b == b'\n').count(),
+        parse(&input).len() * 2
+    );
 }
 
 #[test]
 fn clstr_lists_every_record_once_with_identities() {
-    let input = families(&Families { seed: 11, ..Default::default() });
+    let input = families(&Families {
+        seed: 11,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.fa");
     std::fs::write(&path, &input).unwrap();
     let (out, clstr) = (dir.path().join("o.fa"), dir.path().join("o.clstr"));
-    ok(talaria().arg("reduce").arg("-i").arg(&path).arg("-o").arg(&out).arg("--clstr").arg(&clstr));
+    ok(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .arg("--clstr")
+        .arg(&clstr));
     let text = std::fs::read_to_string(&clstr).unwrap();
     let clusters = text.lines().filter(|l| l.starts_with(">Cluster ")).count();
     assert_eq!(clusters, parse(&std::fs::read(&out).unwrap()).len());
     let entries: Vec<&str> = text.lines().filter(|l| !l.starts_with('>')).collect();
     assert_eq!(entries.len(), parse(&input).len());
-    assert_eq!(entries.iter().filter(|l| l.ends_with("... *")).count(), clusters);
+    assert_eq!(
+        entries.iter().filter(|l| l.ends_with("... *")).count(),
+        clusters
+    );
     for line in entries.iter().filter(|l| !l.ends_with('*')) {
-        let pct: f64 = line.rsplit("at ").next().unwrap().trim_end_matches('%').parse().unwrap();
+        let pct: f64 = line
+            .rsplit("at ")
+            .next()
+            .unwrap()
+            .trim_end_matches('%')
+            .parse()
+            .unwrap();
         assert!((90.0..=100.0).contains(&pct), "{line}");
     }
 }
@@ -194,7 +293,11 @@ fn members_meet_the_threshold_by_an_independent_alignment() {
             max_identity(a, b) as f64 >= 0.9 * a.len().min(b.len()) as f64 - 1e-9
         })
         .count();
-    assert!(confirmed * 100 >= members.len() * 99, "{confirmed} of {} members confirmed", members.len());
+    assert!(
+        confirmed * 100 >= members.len() * 99,
+        "{confirmed} of {} members confirmed",
+        members.len()
+    );
 }
 
 /// Semi-global alignment (free end gaps) maximising +1 identical, -1 mismatch, -1 gap;

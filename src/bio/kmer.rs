@@ -34,9 +34,21 @@ impl KmerCoder {
     pub fn new(alphabet: Alphabet, k: usize) -> KmerCoder {
         let bits = alphabet.bits();
         let total = bits as usize * k;
-        assert!(k >= 1 && total <= 64, "k-mer of {k} residues does not fit 64 bits");
-        let mask = if total == 64 { u64::MAX } else { (1u64 << total) - 1 };
-        KmerCoder { alphabet, k, bits, mask }
+        assert!(
+            k >= 1 && total <= 64,
+            "k-mer of {k} residues does not fit 64 bits"
+        );
+        let mask = if total == 64 {
+            u64::MAX
+        } else {
+            (1u64 << total) - 1
+        };
+        KmerCoder {
+            alphabet,
+            k,
+            bits,
+            mask,
+        }
     }
 
     /// Number of distinct k-mer values (`alphabet size ^ k`), saturating.
@@ -94,7 +106,10 @@ mod tests {
         let mut seen = Vec::new();
         coder.for_each(b"ACgTNACG", |pos, k| seen.push((pos, k)));
         // ACG (0b000110), CGT (0b011011), then N resets, ACG again at 5.
-        assert_eq!(seen, vec![(0, 0b00_01_10), (1, 0b01_10_11), (5, 0b00_01_10)]);
+        assert_eq!(
+            seen,
+            vec![(0, 0b00_01_10), (1, 0b01_10_11), (5, 0b00_01_10)]
+        );
         let mut distinct = Vec::new();
         coder.distinct(b"ACgTNACG", &mut distinct);
         assert_eq!(distinct, vec![0b00_01_10, 0b01_10_11]);

@@ -109,13 +109,17 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 ];
 
 const BAND: &str = "the band follows the seed diagonal with a half-width of (1 - threshold) x shorter length + 8 residues, not user-tunable yet";
-const SKETCH: &str = "there is no sketch-based candidate search yet; candidates come from the k-mer index";
-const SIMD: &str = "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
+const SKETCH: &str =
+    "there is no sketch-based candidate search yet; candidates come from the k-mer index";
+const SIMD: &str =
+    "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
-const IO: &str = "each output already has its own writer thread; the reader is one thread doing blocking reads";
-const MMAP: &str = "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
+const IO: &str =
+    "each output already has its own writer thread; the reader is one thread doing blocking reads";
+const MMAP: &str =
+    "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
 const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
 const NUMA: &str = "thread placement is not configurable yet";

@@ -64,11 +64,22 @@ const CHUNK_BYTES: usize = 4 << 20;
 
 pub fn run(job: &ReconstructJob) -> Result<ReconstructSummary, ReconstructError> {
     let deltas_name = job.deltas.display().to_string();
-    let deltas_err = |error| ReconstructError::Deltas { path: deltas_name.clone(), error };
-    let deltas_input = Input::open(&InputSpec { path: Some(job.deltas.clone()), engine: Engine::Read, mmap_threshold: u64::MAX })?;
+    let deltas_err = |error| ReconstructError::Deltas {
+        path: deltas_name.clone(),
+        error,
+    };
+    let deltas_input = Input::open(&InputSpec {
+        path: Some(job.deltas.clone()),
+        engine: Engine::Read,
+        mmap_threshold: u64::MAX,
+    })?;
     let (mut deltas, _header) = DeltaReader::new(deltas_input).map_err(deltas_err)?;
 
-    let reduced_spec = InputSpec { path: job.reduced.clone(), engine: Engine::Auto, mmap_threshold: 64 << 20 };
+    let reduced_spec = InputSpec {
+        path: job.reduced.clone(),
+        engine: Engine::Auto,
+        mmap_threshold: 64 << 20,
+    };
     let reduced_input = Input::open(&reduced_spec)?;
     let reduced_name = reduced_input.name().to_string();
     let mut out = Sink::open("writer-fasta", job.output.clone(), 16 << 20)?;
@@ -99,7 +110,14 @@ pub fn run(job: &ReconstructJob) -> Result<ReconstructSummary, ReconstructError>
         Ok(())
     })?;
 
-    let result = rebuild(&mut deltas, chunk_rx, &mut out, job.line_width, &deltas_name, &reduced_name);
+    let result = rebuild(
+        &mut deltas,
+        chunk_rx,
+        &mut out,
+        job.line_width,
+        &deltas_name,
+        &reduced_name,
+    );
     let read_result = reader.join();
     let chunk_result = chunker.join();
     // A reader/chunker failure explains a rebuild failure better than the rebuild's own error.
@@ -107,7 +125,10 @@ pub fn run(job: &ReconstructJob) -> Result<ReconstructSummary, ReconstructError>
     if let Err(error) = chunk_result? {
         // An empty reduced FASTA is a legitimate "no representatives" only if the deltas agree;
         // any other FASTA error is reported as is.
-        return Err(ReconstructError::Fasta { path: reduced_name, error });
+        return Err(ReconstructError::Fasta {
+            path: reduced_name,
+            error,
+        });
     }
     let summary = result.map_err(|e| match e {
         RebuildError::Deltas(error) => deltas_err(error),
@@ -132,7 +153,11 @@ impl From<DeltaFileError> for RebuildError {
 
 fn write_out(out: &mut Sink, bytes: &[u8]) -> Result<(), RebuildError> {
     out.write_all(bytes).map_err(|e| {
-        RebuildError::Sink(SinkError { path: "output".into(), message: e.to_string(), kind: Some(e.kind()) })
+        RebuildError::Sink(SinkError {
+            path: "output".into(),
+            message: e.to_string(),
+            kind: Some(e.kind()),
+        })
     })
 }
 
@@ -170,7 +195,11 @@ fn rebuild(
     deltas_name: &str,
     reduced_name: &str,
 ) -> Result<ReconstructSummary, RebuildError> {
-    let mut reps = Representatives { rx: chunks, chunk: None, next: 0 };
+    let mut reps = Representatives {
+        rx: chunks,
+        chunk: None,
+        next: 0,
+    };
     let mut rep_seqs: Vec<Box<[u8]>> = Vec::new();
     let mut summary = ReconstructSummary::default();
     let mut output_hash = xxhash_rust::xxh3::Xxh3::new();
@@ -214,7 +243,13 @@ fn rebuild(
                 rep_seqs.push(residues.into_boxed_slice());
                 summary.representatives += 1;
             }
-            Entry::Member { rep, header, layout, delta, seq_len } => {
+            Entry::Member {
+                rep,
+                header,
+                layout,
+                delta,
+                seq_len,
+            } => {
                 let Some(rep_seq) = rep_seqs.get(rep as usize) else {
                     return Err(mismatch(format!(
                         "record {} refers to representative {} which has not appeared yet",
@@ -226,15 +261,19 @@ fn rebuild(
                 ops::apply(rep_seq, &delta, seq_len as usize, &mut seq)
                     .map_err(|e| mismatch(format!("record {}: {e}", summary.records + 1)))?;
                 if seq.len() as u64 != seq_len {
-                    return Err(mismatch(format!("record {}: rebuilt length differs", summary.records + 1)));
+                    return Err(mismatch(format!(
+                        "record {}: rebuilt length differs",
+                        summary.records + 1
+                    )));
                 }
                 match line_width {
                     None => {
-                        let (layout, _) = Layout::decode(&layout)
-                            .map_err(|e| mismatch(format!("record {}: {e}", summary.records + 1)))?;
-                        layout
-                            .render(&header, &seq, &mut buf)
-                            .map_err(|e| mismatch(format!("record {}: {e}", summary.records + 1)))?;
+                        let (layout, _) = Layout::decode(&layout).map_err(|e| {
+                            mismatch(format!("record {}: {e}", summary.records + 1))
+                        })?;
+                        layout.render(&header, &seq, &mut buf).map_err(|e| {
+                            mismatch(format!("record {}: {e}", summary.records + 1))
+                        })?;
                     }
                     Some(width) => render_wrapped(&header, &seq, width, &mut buf),
                 }
@@ -247,7 +286,9 @@ fn rebuild(
         summary.records = summary.representatives + summary.members;
     }
     if reps.next().is_some() {
-        return Err(mismatch("the reduced FASTA has more records than the deltas describe".into()));
+        return Err(mismatch(
+            "the reduced FASTA has more records than the deltas describe".into(),
+        ));
     }
     let trailer = deltas.trailer().cloned().unwrap_or_default();
     if trailer.records != summary.records || trailer.representatives != summary.representatives {
@@ -257,12 +298,15 @@ fn rebuild(
         )));
     }
     if trailer.reduced_bytes != reduced_bytes || trailer.reduced_xxh3 != reduced_hash.digest() {
-        return Err(mismatch("the reduced FASTA's checksum differs from the recorded one".into()));
+        return Err(mismatch(
+            "the reduced FASTA's checksum differs from the recorded one".into(),
+        ));
     }
     if line_width.is_none() {
         if summary.bytes != trailer.input_bytes || output_hash.digest() != trailer.input_xxh3 {
             return Err(mismatch(
-                "the rebuilt output does not match the original input's checksum (corrupt deltas?)".into(),
+                "the rebuilt output does not match the original input's checksum (corrupt deltas?)"
+                    .into(),
             ));
         }
         summary.verified = true;

@@ -27,14 +27,22 @@ pub struct ClstrCollector {
 impl ClstrCollector {
     pub fn new_cluster(&mut self, id: &[u8], len: usize) {
         self.bytes += id.len() + 64;
-        self.clusters.push(vec![Entry { record_len: len as u64, id: id.into(), identity: None }]);
+        self.clusters.push(vec![Entry {
+            record_len: len as u64,
+            id: id.into(),
+            identity: None,
+        }]);
     }
 
     pub fn add_member(&mut self, rep: u32, id: &[u8], len: usize, identity: f64) {
         self.bytes += id.len() + 40;
         let hundredths = (identity * 10_000.0).floor() as u32;
         if let Some(cluster) = self.clusters.get_mut(rep as usize) {
-            cluster.push(Entry { record_len: len as u64, id: id.into(), identity: Some(hundredths) });
+            cluster.push(Entry {
+                record_len: len as u64,
+                id: id.into(),
+                identity: Some(hundredths),
+            });
         }
     }
 

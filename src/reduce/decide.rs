@@ -38,7 +38,10 @@ impl Features {
     pub fn compute(coder: &KmerCoder, seq: &[u8]) -> Features {
         let mut kmers = Vec::new();
         crate::reduce::index::keys_of(coder, seq, &mut kmers);
-        Features { kmers, exact_hash: uppercase_hash(seq) }
+        Features {
+            kmers,
+            exact_hash: uppercase_hash(seq),
+        }
     }
     pub fn heap_bytes(&self) -> usize {
         self.kmers.capacity() * 8
@@ -64,7 +67,10 @@ pub enum Verdict {
     Member(Join),
     /// No candidate passed among the representatives published before `snapshot`;
     /// `tried` lists the candidates aligned (ordinal order).
-    Representative { snapshot: u32, tried: Vec<u32> },
+    Representative {
+        snapshot: u32,
+        tried: Vec<u32>,
+    },
 }
 
 /// A verified membership.
@@ -136,7 +142,12 @@ impl Decider {
     }
 
     /// Exact duplicate (ignoring case) of an indexed representative, with its delta.
-    pub fn exact(&mut self, index: &RwLock<RepIndex>, seq: &[u8], features: &Features) -> Option<Join> {
+    pub fn exact(
+        &mut self,
+        index: &RwLock<RepIndex>,
+        seq: &[u8],
+        features: &Features,
+    ) -> Option<Join> {
         let rep = index.read().exact(features.exact_hash, seq).cloned()?;
         self.stats.exact_hits += 1;
         let n = seq.len();
@@ -147,11 +158,20 @@ impl Decider {
             target_start: 0,
             target_end: n,
             identical: n,
-            ops: if n == 0 { Vec::new() } else { vec![(AlignOp::Pair, n as u32)] },
+            ops: if n == 0 {
+                Vec::new()
+            } else {
+                vec![(AlignOp::Pair, n as u32)]
+            },
         };
         let mut delta = Vec::new();
         ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
-        Some(Join { rep: rep.ordinal, identity: 1.0, delta, exact: true })
+        Some(Join {
+            rep: rep.ordinal,
+            identity: 1.0,
+            delta,
+            exact: true,
+        })
     }
 
     /// Search representatives with ordinal >= `since` (all of them when 0), aligning at most
@@ -180,7 +200,9 @@ impl Decider {
                     break;
                 }
                 let (len, distinct) = guard.meta(ordinal);
-                if shared < required_shared(k, self.params.threshold, member, (len as usize, distinct)) {
+                if shared
+                    < required_shared(k, self.params.threshold, member, (len as usize, distinct))
+                {
                     continue;
                 }
                 if let Some(rep) = guard.get(ordinal) {
@@ -207,20 +229,35 @@ impl Decider {
         let diagonal = self.best_diagonal(seq, &rep.seq);
         let shorter = seq.len().min(rep.seq.len());
         // The path may drift from the seed diagonal by the residues the threshold lets differ.
-        let half_width = (((1.0 - self.params.threshold) * shorter as f64).ceil() as usize + 8).clamp(16, 1024);
+        let half_width =
+            (((1.0 - self.params.threshold) * shorter as f64).ceil() as usize + 8).clamp(16, 1024);
         self.stats.alignments += 1;
-        let Some(aln) = self.aligner.align_banded(seq, &rep.seq, Band { diagonal, half_width }) else {
+        let Some(aln) = self.aligner.align_banded(
+            seq,
+            &rep.seq,
+            Band {
+                diagonal,
+                half_width,
+            },
+        ) else {
             self.stats.too_large += 1;
             return None;
         };
         let identity = aln.identity(seq.len(), rep.seq.len());
-        if identity + 1e-12 < self.params.threshold || aln.query_coverage(seq.len()) + 1e-12 < self.params.coverage {
+        if identity + 1e-12 < self.params.threshold
+            || aln.query_coverage(seq.len()) + 1e-12 < self.params.coverage
+        {
             return None;
         }
         self.stats.alignments_passed += 1;
         let mut delta = Vec::new();
         ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
-        Some(Join { rep: rep.ordinal, identity, delta, exact: false })
+        Some(Join {
+            rep: rep.ordinal,
+            identity,
+            delta,
+            exact: false,
+        })
     }
 
     /// The most common `target_pos - query_pos` over shared k-mers (ties: nearest to 0, then smaller).
@@ -241,7 +278,11 @@ impl Decider {
         });
         votes
             .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.abs().cmp(&a.0.abs())).then(b.0.cmp(a.0)))
+            .max_by(|a, b| {
+                a.1.cmp(b.1)
+                    .then(b.0.abs().cmp(&a.0.abs()))
+                    .then(b.0.cmp(a.0))
+            })
             .map(|(&d, _)| d)
             .unwrap_or(0)
     }
@@ -264,6 +305,9 @@ mod tests {
         assert_eq!(uppercase_hash(b"acgtn"), uppercase_hash(b"ACGTN"));
         assert_ne!(uppercase_hash(b"ACGTA"), uppercase_hash(b"ACGTN"));
         let long: Vec<u8> = (0..10_000).map(|i| b"acgt"[i % 4]).collect();
-        assert_eq!(uppercase_hash(&long), uppercase_hash(&long.to_ascii_uppercase()));
+        assert_eq!(
+            uppercase_hash(&long),
+            uppercase_hash(&long.to_ascii_uppercase())
+        );
     }
 }

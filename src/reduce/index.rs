@@ -173,13 +173,23 @@ impl RepIndex {
     /// Count, for every representative with ordinal >= `since` still in the chains, how many of
     /// `kmers` (distinct, any order) it contains. Appends `(ordinal, shared)` to `out`, ordinal
     /// ascending. May include evicted representatives not yet compacted away: check with `get`.
-    pub fn shared_counts(&self, kmers: &[u64], since: u32, hits: &mut Vec<u32>, out: &mut Vec<(u32, u32)>) {
+    pub fn shared_counts(
+        &self,
+        kmers: &[u64],
+        since: u32,
+        hits: &mut Vec<u32>,
+        out: &mut Vec<(u32, u32)>,
+    ) {
         hits.clear();
         // Walk all the query's chains in lock-step rather than one after another: each step's
         // loads are independent, so the CPU overlaps their cache misses (postings are scattered
         // across the arena by publication time). Measured 2.3x faster than chain-by-chain on
         // 45k generated proteins.
-        let mut cursors: Vec<u32> = kmers.iter().map(|&k| self.head(k)).filter(|&c| c != END).collect();
+        let mut cursors: Vec<u32> = kmers
+            .iter()
+            .map(|&k| self.head(k))
+            .filter(|&c| c != END)
+            .collect();
         while !cursors.is_empty() {
             let mut live = 0;
             for i in 0..cursors.len() {
@@ -221,12 +231,21 @@ impl RepIndex {
 
     /// Publish the next representative. Returns its ordinal. When the index is over budget
     /// afterwards, least recently used representatives are evicted until it fits.
-    pub fn publish(&mut self, seq: Arc<[u8]>, kmers: &[u64], exact_hash: u64, record_ordinal: u64) -> u32 {
+    pub fn publish(
+        &mut self,
+        seq: Arc<[u8]>,
+        kmers: &[u64],
+        exact_hash: u64,
+        record_ordinal: u64,
+    ) -> u32 {
         let ordinal = self.next_ordinal;
         self.next_ordinal += 1;
-        self.meta.push((seq.len().min(u32::MAX as usize) as u32, kmers.len() as u32));
+        self.meta
+            .push((seq.len().min(u32::MAX as usize) as u32, kmers.len() as u32));
         let new_bytes = seq.len() + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD;
-        if self.fixed_bytes + new_bytes > self.budget || self.nodes.len() + kmers.len() >= END as usize {
+        if self.fixed_bytes + new_bytes > self.budget
+            || self.nodes.len() + kmers.len() >= END as usize
+        {
             // It could never fit: leave it out of the index rather than evict everything.
             self.stats.not_indexed += 1;
             return ordinal;
@@ -247,14 +266,23 @@ impl RepIndex {
         let distinct = kmers.len() as u32;
         self.alive.insert(
             ordinal,
-            Slot { rep: RepSeq { ordinal, seq, distinct }, exact_hash, last_used: record_ordinal },
+            Slot {
+                rep: RepSeq {
+                    ordinal,
+                    seq,
+                    distinct,
+                },
+                exact_hash,
+                last_used: record_ordinal,
+            },
         );
         self.stats.published += 1;
         if self.bytes() > self.budget {
             // Evict down to 90% so that the next evictions (and the compaction that follows
             // them) come only after another 10% of the budget has been filled: amortised, not
             // once per representative.
-            while self.bytes() - self.garbage_nodes * std::mem::size_of::<Node>() > self.budget / 10 * 9
+            while self.bytes() - self.garbage_nodes * std::mem::size_of::<Node>()
+                > self.budget / 10 * 9
                 && self.alive.len() > 1
             {
                 self.evict_lru();
@@ -266,7 +294,9 @@ impl RepIndex {
     }
 
     fn evict_lru(&mut self) {
-        let Some(&(last_used, ordinal)) = self.lru.iter().next() else { return };
+        let Some(&(last_used, ordinal)) = self.lru.iter().next() else {
+            return;
+        };
         self.lru.remove(&(last_used, ordinal));
         if let Some(slot) = self.alive.remove(&ordinal) {
             self.seq_bytes -= slot.rep.seq.len();
@@ -290,9 +320,16 @@ impl RepIndex {
         let mut write = 0usize;
         for read in 0..self.nodes.len() {
             let node = self.nodes[read];
-            let next = if node.next == END { END } else { resolved[node.next as usize] };
+            let next = if node.next == END {
+                END
+            } else {
+                resolved[node.next as usize]
+            };
             if self.alive.contains_key(&node.rep) {
-                self.nodes[write] = Node { rep: node.rep, next };
+                self.nodes[write] = Node {
+                    rep: node.rep,
+                    next,
+                };
                 resolved[read] = write as u32;
                 write += 1;
             } else {
@@ -302,7 +339,10 @@ impl RepIndex {
         self.nodes.truncate(write);
         self.nodes.shrink_to_fit();
         match &mut self.heads {
-            Heads::Dense(v) => v.iter_mut().filter(|h| **h != END).for_each(|h| *h = resolved[*h as usize]),
+            Heads::Dense(v) => v
+                .iter_mut()
+                .filter(|h| **h != END)
+                .for_each(|h| *h = resolved[*h as usize]),
             Heads::Sparse(map) => {
                 map.values_mut().for_each(|h| *h = resolved[*h as usize]);
                 map.retain(|_, h| *h != END);
@@ -355,7 +395,9 @@ mod tests {
         for i in 0..2000u64 {
             let seq: Vec<u8> = (0..200)
                 .map(|_| {
-                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     b"ACGT"[(rng >> 62) as usize]
                 })
                 .collect();

@@ -102,7 +102,12 @@ struct SketchedChunk {
 
 impl Weighted for SketchedChunk {
     fn weight(&self) -> usize {
-        self.chunk.weight() + self.features.iter().map(|f| f.heap_bytes() + 32).sum::<usize>()
+        self.chunk.weight()
+            + self
+                .features
+                .iter()
+                .map(|f| f.heap_bytes() + 32)
+                .sum::<usize>()
     }
 }
 
@@ -111,13 +116,19 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let started = Instant::now();
     let cfg = &job.config;
     let workers = match cfg.performance.threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let budgets = Budgets::split(cfg.performance.memory_limit, workers);
 
     // Open the input and look at a fixed prefix to settle the alphabet before any thread starts.
-    let spec = InputSpec { path: job.input.clone(), engine: Engine::Auto, mmap_threshold: MMAP_THRESHOLD };
+    let spec = InputSpec {
+        path: job.input.clone(),
+        engine: Engine::Auto,
+        mmap_threshold: MMAP_THRESHOLD,
+    };
     let mut input = Input::open(&spec)?;
     let input_name = input.name().to_string();
     let mut prefix = Vec::with_capacity(ALPHABET_PREFIX);
@@ -157,14 +168,25 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         deltas: match &job.deltas {
             Some(path) => {
                 let sink = Sink::open("writer-deltas", path.clone(), budgets.sink)?;
-                let header = FileHeader { alphabet, threshold: params.threshold, coverage: params.coverage };
+                let header = FileHeader {
+                    alphabet,
+                    threshold: params.threshold,
+                    coverage: params.coverage,
+                };
                 Some(DeltaWriter::new(sink, &header).map_err(|e| sink_error(path, e))?)
             }
             None => None,
         },
-        clusters: job.clusters.as_ref().map(|p| Sink::open("writer-tsv", p.clone(), budgets.sink)).transpose()?,
+        clusters: job
+            .clusters
+            .as_ref()
+            .map(|p| Sink::open("writer-tsv", p.clone(), budgets.sink))
+            .transpose()?,
         clstr: match &job.clstr {
-            Some(p) => Some((Sink::open("writer-clstr", p.clone(), budgets.sink)?, ClstrCollector::default())),
+            Some(p) => Some((
+                Sink::open("writer-clstr", p.clone(), budgets.sink)?,
+                ClstrCollector::default(),
+            )),
             None => None,
         },
     };
@@ -179,14 +201,19 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
     // decided against an older snapshot, which the (serial) writer must then complete.
-    let (decided_tx, decided_rx) = ordered::ordered_with_limit::<DecidedChunk>("decided", budgets.decided, 2 * workers);
+    let (decided_tx, decided_rx) =
+        ordered::ordered_with_limit::<DecidedChunk>("decided", budgets.decided, 2 * workers);
 
     let reader_counters = Arc::new(StageCounters::default());
     let block_size = cfg.performance.block_size;
     let reader = {
         let counters = Arc::clone(&reader_counters);
         stage::spawn("reader", move || {
-            let first = Block { index: 0, offset: 0, data: prefix };
+            let first = Block {
+                index: 0,
+                offset: 0,
+                data: prefix,
+            };
             if !first.data.is_empty() && block_tx.send(first).is_err() {
                 return Ok(Default::default());
             }
@@ -197,8 +224,13 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let input_digest: Arc<Mutex<Option<(u64, u64)>>> = Arc::new(Mutex::new(None));
     let chunker = {
         let digest = Arc::clone(&input_digest);
-        let (records, bytes) = (cfg.performance.chunk_size, (budgets.chunks / 8).clamp(1 << 16, 8 << 20));
-        stage::spawn("chunker", move || chunk_stage(block_rx, chunk_tx, records, bytes, digest))?
+        let (records, bytes) = (
+            cfg.performance.chunk_size,
+            (budgets.chunks / 8).clamp(1 << 16, 8 << 20),
+        );
+        stage::spawn("chunker", move || {
+            chunk_stage(block_rx, chunk_tx, records, bytes, digest)
+        })?
     };
 
     // One prefetch thread: it must hand chunks on in the order it got them. The ordered channel
@@ -210,7 +242,11 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
             while let Some(chunk) = rx.recv() {
-                let features = chunk.records.iter().map(|r| Features::compute(&coder, &r.seq)).collect();
+                let features = chunk
+                    .records
+                    .iter()
+                    .map(|r| Features::compute(&coder, &r.seq))
+                    .collect();
                 if tx.send(SketchedChunk { chunk, features }).is_err() {
                     break;
                 }
@@ -223,20 +259,33 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     for i in 0..workers {
         let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
         let index = Arc::clone(&index);
-        let mut decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let mut decider =
+            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
             while let Some(SketchedChunk { chunk, features }) = rx.recv() {
                 let verdicts = chunk
                     .records
                     .iter()
                     .zip(&features)
-                    .map(|(record, feature)| match decider.exact(&index, &record.seq, feature) {
-                        Some(join) => crate::reduce::decide::Verdict::Member(join),
-                        None => decider.search(&index, &record.seq, feature, 0, 0),
-                    })
+                    .map(
+                        |(record, feature)| match decider.exact(&index, &record.seq, feature) {
+                            Some(join) => crate::reduce::decide::Verdict::Member(join),
+                            None => decider.search(&index, &record.seq, feature, 0, 0),
+                        },
+                    )
                     .collect();
                 let seq = chunk.index;
-                if tx.send(seq, DecidedChunk { chunk, features, verdicts }).is_err() {
+                if tx
+                    .send(
+                        seq,
+                        DecidedChunk {
+                            chunk,
+                            features,
+                            verdicts,
+                        },
+                    )
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -249,7 +298,11 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
         let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
-        let unit = if alphabet == Alphabet::Protein { "aa" } else { "nt" };
+        let unit = if alphabet == Alphabet::Protein {
+            "aa"
+        } else {
+            "nt"
+        };
         stage::spawn("writer", move || -> Result<_, ReduceError> {
             let mut writer = Writer::new(index, decider, outputs);
             loop {
@@ -263,7 +316,10 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
             let Some((input_bytes, input_xxh3)) = *digest.lock() else {
                 return Ok(None); // the chunker failed; its error is reported by the join below
             };
-            Ok(Some((writer.finish(input_bytes, input_xxh3, unit)?, input_bytes)))
+            Ok(Some((
+                writer.finish(input_bytes, input_xxh3, unit)?,
+                input_bytes,
+            )))
         })?
     };
 
@@ -287,12 +343,17 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     }
     let writer_result = writer.join();
     read_result??;
-    chunk_result?.map_err(|error| ReduceError::Fasta { path: input_name.clone(), error })?;
+    chunk_result?.map_err(|error| ReduceError::Fasta {
+        path: input_name.clone(),
+        error,
+    })?;
     if let Some(p) = first_panic {
         return Err(p.into());
     }
     let Some(((sinks, counts, writer_stats), input_bytes)) = writer_result?? else {
-        return Err(ReduceError::Usage("internal error: the pipeline ended early".into()));
+        return Err(ReduceError::Usage(
+            "internal error: the pipeline ended early".into(),
+        ));
     };
     stats.add(&writer_stats);
 
@@ -343,7 +404,11 @@ fn sink_error(path: &OutputPath, e: std::io::Error) -> SinkError {
         OutputPath::Stdout => "<stdout>".to_string(),
         OutputPath::File(p) => p.display().to_string(),
     };
-    SinkError { path, message: e.to_string(), kind: Some(e.kind()) }
+    SinkError {
+        path,
+        message: e.to_string(),
+        kind: Some(e.kind()),
+    }
 }
 
 /// Chunker stage body: hash the raw input (for the deltas trailer), cut it into chunks.

@@ -52,7 +52,11 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kept = if self.records > 0 { 100.0 * self.representatives as f64 / self.records as f64 } else { 0.0 };
+        let kept = if self.records > 0 {
+            100.0 * self.representatives as f64 / self.records as f64
+        } else {
+            0.0
+        };
         writeln!(
             f,
             "talaria reduce: {} records -> {} representatives + {} members ({} exact duplicates) = {:.1}% kept",
@@ -67,7 +71,11 @@ impl fmt::Display for Summary {
         if let Some(d) = self.deltas_bytes {
             write!(f, ", deltas {:.2} MiB", mib(d))?;
         }
-        let ratio = if self.input_bytes > 0 { 100.0 * out as f64 / self.input_bytes as f64 } else { 0.0 };
+        let ratio = if self.input_bytes > 0 {
+            100.0 * out as f64 / self.input_bytes as f64
+        } else {
+            0.0
+        };
         writeln!(f, " -> out/in {ratio:.1}%")?;
         write!(
             f,
@@ -84,7 +92,12 @@ impl fmt::Display for Summary {
         writeln!(
             f,
             "  input: {} ({}, reader: {}), {} k={}, threshold {}",
-            self.input_name, self.compression, self.reader, self.alphabet, self.kmer_size, self.threshold
+            self.input_name,
+            self.compression,
+            self.reader,
+            self.alphabet,
+            self.kmer_size,
+            self.threshold
         )?;
         writeln!(
             f,
@@ -106,7 +119,11 @@ impl fmt::Display for Summary {
             )?;
         }
         if self.too_large > 0 {
-            write!(f, "; {} alignments skipped (matrix over the cell cap)", self.too_large)?;
+            write!(
+                f,
+                "; {} alignments skipped (matrix over the cell cap)",
+                self.too_large
+            )?;
         }
         writeln!(f)
     }

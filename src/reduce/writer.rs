@@ -23,7 +23,11 @@ pub struct DecidedChunk {
 impl talaria_stages::Weighted for DecidedChunk {
     fn weight(&self) -> usize {
         self.chunk.weight()
-            + self.features.iter().map(|f| f.heap_bytes() + 32).sum::<usize>()
+            + self
+                .features
+                .iter()
+                .map(|f| f.heap_bytes() + 32)
+                .sum::<usize>()
             + self.verdicts.iter().map(verdict_bytes).sum::<usize>()
     }
 }
@@ -96,9 +100,15 @@ impl Writer {
 
     /// Handle one chunk (chunks arrive in input order).
     pub fn write_chunk(&mut self, decided: DecidedChunk) -> Result<(), SinkError> {
-        let DecidedChunk { chunk, features, verdicts } = decided;
+        let DecidedChunk {
+            chunk,
+            features,
+            verdicts,
+        } = decided;
         if let (Some(preamble), Some(deltas)) = (&chunk.preamble, self.outputs.deltas.as_mut()) {
-            deltas.write_entry(&Entry::Preamble(preamble.clone())).map_err(io_err)?;
+            deltas
+                .write_entry(&Entry::Preamble(preamble.clone()))
+                .map_err(io_err)?;
         }
         for ((record, feature), verdict) in chunk.records.iter().zip(&features).zip(verdicts) {
             match self.resolve(record, feature, verdict) {
@@ -120,7 +130,9 @@ impl Writer {
         }
         let max = self.decider.params().max_candidates;
         match verdict {
-            Verdict::Member(join) if !join.exact && index.read().get(join.rep).is_some() => Some(join),
+            Verdict::Member(join) if !join.exact && index.read().get(join.rep).is_some() => {
+                Some(join)
+            }
             Verdict::Representative { snapshot, tried } => {
                 let still_alive = {
                     let guard = index.read();
@@ -134,7 +146,13 @@ impl Writer {
                     return None;
                 }
                 self.counts.rechecks += 1;
-                let joined = as_join(self.decider.search(&index, &record.seq, features, snapshot, tried.len()));
+                let joined = as_join(self.decider.search(
+                    &index,
+                    &record.seq,
+                    features,
+                    snapshot,
+                    tried.len(),
+                ));
                 self.counts.recheck_joins += joined.is_some() as u64;
                 joined
             }
@@ -158,7 +176,12 @@ impl Writer {
         self.pending_touches.clear();
     }
 
-    fn write_representative(&mut self, chunk: &Chunk, record: &Record, features: &Features) -> Result<(), SinkError> {
+    fn write_representative(
+        &mut self,
+        chunk: &Chunk,
+        record: &Record,
+        features: &Features,
+    ) -> Result<(), SinkError> {
         self.flush_touches();
         let ordinal = self.index.write().publish(
             Arc::from(record.seq.as_slice()),
@@ -172,7 +195,11 @@ impl Writer {
         self.reduced_hash.update(raw);
         self.counts.reduced_bytes += raw.len() as u64;
         if let Some(deltas) = self.outputs.deltas.as_mut() {
-            deltas.write_entry(&Entry::Representative { crc: crc32fast::hash(raw) }).map_err(io_err)?;
+            deltas
+                .write_entry(&Entry::Representative {
+                    crc: crc32fast::hash(raw),
+                })
+                .map_err(io_err)?;
         }
         let id = record.id(&chunk.data);
         if let Some(ids) = self.rep_ids.as_mut() {
@@ -187,7 +214,12 @@ impl Writer {
         Ok(())
     }
 
-    fn write_member(&mut self, chunk: &Chunk, record: &Record, join: Join) -> Result<(), SinkError> {
+    fn write_member(
+        &mut self,
+        chunk: &Chunk,
+        record: &Record,
+        join: Join,
+    ) -> Result<(), SinkError> {
         self.pending_touches.push((join.rep, record.ordinal));
         if let Some(deltas) = self.outputs.deltas.as_mut() {
             let mut layout = Vec::new();
@@ -271,5 +303,9 @@ fn as_join(verdict: Verdict) -> Option<Join> {
 
 /// Sink errors come back through `io::Write` as `io::Error`s; keep their kind.
 fn io_err(e: std::io::Error) -> SinkError {
-    SinkError { path: String::from("output"), message: e.to_string(), kind: Some(e.kind()) }
+    SinkError {
+        path: String::from("output"),
+        message: e.to_string(),
+        kind: Some(e.kind()),
+    }
 }

@@ -13,7 +13,9 @@ pub fn talaria() -> Command {
 }
 
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
@@ -28,7 +30,12 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Run and insist on success, showing stderr otherwise.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = run(cmd);
-    assert!(out.status.success(), "talaria failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "talaria failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -63,12 +70,18 @@ impl Default for Families {
 
 /// Families of related sequences, interleaved, with substitutions and short indels.
 pub fn families(opts: &Families) -> Vec<u8> {
-    let residues: &[u8] = if opts.protein { b"ACDEFGHIKLMNPQRSTVWY" } else { b"ACGT" };
+    let residues: &[u8] = if opts.protein {
+        b"ACDEFGHIKLMNPQRSTVWY"
+    } else {
+        b"ACGT"
+    };
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let ancestors: Vec<Vec<u8>> = (0..opts.families)
         .map(|_| {
             let len = rng.gen_range(opts.length / 2..=opts.length * 3 / 2);
-            (0..len).map(|_| residues[rng.gen_range(0..residues.len())]).collect()
+            (0..len)
+                .map(|_| residues[rng.gen_range(0..residues.len())])
+                .collect()
         })
         .collect();
     let mut records = Vec::new();
@@ -107,7 +120,11 @@ pub fn families(opts: &Families) -> Vec<u8> {
         out.push(b'>');
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(eol);
-        let width = if opts.line_width == 0 { seq.len().max(1) } else { opts.line_width };
+        let width = if opts.line_width == 0 {
+            seq.len().max(1)
+        } else {
+            opts.line_width
+        };
         for line in seq.chunks(width) {
             out.extend_from_slice(line);
             out.extend_from_slice(eol);
@@ -123,7 +140,10 @@ pub fn parse(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if let Some(h) = line.strip_prefix('>') {
-            out.push((h.split([' ', '\t']).next().unwrap_or("").to_string(), Vec::new()));
+            out.push((
+                h.split([' ', '\t']).next().unwrap_or("").to_string(),
+                Vec::new(),
+            ));
         } else if let Some(last) = out.last_mut() {
             last.1.extend_from_slice(line.as_bytes());
         }
@@ -133,7 +153,12 @@ pub fn parse(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// Reduce `input` with `args`, then reconstruct; returns (reduced, deltas, tsv, rebuilt).
 pub fn round_trip(dir: &Path, input: &Path, args: &[&str]) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
-    let (out, deltas, tsv, back) = (dir.join("out.fa"), dir.join("out.delta"), dir.join("out.tsv"), dir.join("back.fa"));
+    let (out, deltas, tsv, back) = (
+        dir.join("out.fa"),
+        dir.join("out.delta"),
+        dir.join("out.tsv"),
+        dir.join("back.fa"),
+    );
     ok(talaria()
         .arg("reduce")
         .arg("-i")
@@ -145,7 +170,14 @@ pub fn round_trip(dir: &Path, input: &Path, args: &[&str]) -> (Vec<u8>, Vec<u8>,
         .arg("--clusters")
         .arg(&tsv)
         .args(args));
-    ok(talaria().arg("reconstruct").arg("-i").arg(&out).arg("-m").arg(&deltas).arg("-o").arg(&back));
+    ok(talaria()
+        .arg("reconstruct")
+        .arg("-i")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("-o")
+        .arg(&back));
     let read = |p: &Path| std::fs::read(p).unwrap();
     (read(&out), read(&deltas), read(&tsv), read(&back))
 }
