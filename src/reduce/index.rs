@@ -81,6 +81,9 @@ pub struct RepIndex {
     /// each hit during queries, so it is a flat array, not the `alive` map. 8 bytes each,
     /// counted in `bytes()`.
     meta: Vec<(u32, u32)>,
+    /// One bit per published representative: still in the index? Compaction tests every
+    /// posting, and a bit test is far cheaper than a lookup in `alive`.
+    alive_bits: Vec<u64>,
     budget: usize,
     fixed_bytes: usize,
     seq_bytes: usize,
@@ -112,6 +115,7 @@ impl RepIndex {
             lru: BTreeSet::new(),
             next_ordinal: 0,
             meta: Vec::new(),
+            alive_bits: Vec::new(),
             budget,
             fixed_bytes,
             seq_bytes: 0,
@@ -139,6 +143,7 @@ impl RepIndex {
             + self.nodes.len() * std::mem::size_of::<Node>()
             + self.seq_bytes
             + self.meta.len() * std::mem::size_of::<(u32, u32)>()
+            + self.alive_bits.len() * 8
             + self.alive.len() * PER_REP_OVERHEAD
     }
 
@@ -242,6 +247,9 @@ impl RepIndex {
         self.next_ordinal += 1;
         self.meta
             .push((seq.len().min(u32::MAX as usize) as u32, kmers.len() as u32));
+        if ordinal % 64 == 0 {
+            self.alive_bits.push(0);
+        }
         let new_bytes = seq.len() + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD;
         if self.fixed_bytes + new_bytes > self.budget
             || self.nodes.len() + kmers.len() >= END as usize
@@ -261,6 +269,7 @@ impl RepIndex {
             self.nodes.push(Node { rep: ordinal, next });
         }
         self.seq_bytes += seq.len();
+        self.alive_bits[ordinal as usize / 64] |= 1 << (ordinal % 64);
         self.exact.entry(exact_hash).or_insert(ordinal);
         self.lru.insert((record_ordinal, ordinal));
         let distinct = kmers.len() as u32;
@@ -299,6 +308,7 @@ impl RepIndex {
         };
         self.lru.remove(&(last_used, ordinal));
         if let Some(slot) = self.alive.remove(&ordinal) {
+            self.alive_bits[ordinal as usize / 64] &= !(1 << (ordinal % 64));
             self.seq_bytes -= slot.rep.seq.len();
             self.garbage_nodes += slot.rep.distinct as usize;
             if self.exact.get(&slot.exact_hash) == Some(&ordinal) {
@@ -325,7 +335,7 @@ impl RepIndex {
             } else {
                 resolved[node.next as usize]
             };
-            if self.alive.contains_key(&node.rep) {
+            if self.alive_bits[node.rep as usize / 64] & (1 << (node.rep % 64)) != 0 {
                 self.nodes[write] = Node {
                     rep: node.rep,
                     next,
