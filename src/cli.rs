@@ -160,6 +160,28 @@ impl ReduceArgs {
     pub fn into_job(self) -> Result<ReduceJob, config::ConfigError> {
         let overrides = self.tuning.overrides()?;
         let config = config::load(self.tuning.config_file().as_ref(), &overrides)?;
+        // Two outputs interleaved on one stream, or written to one file, would both be garbage.
+        let named: Vec<(&str, &String)> = [
+            ("--output", Some(&self.output)),
+            ("--deltas", self.deltas.as_ref()),
+            ("--clusters", self.clusters.as_ref()),
+            ("--clstr", self.clstr.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, path)| path.map(|p| (flag, p)))
+        .collect();
+        for (i, (flag, path)) in named.iter().enumerate() {
+            if let Some((other, _)) = named[..i].iter().find(|(_, p)| p == path) {
+                let what = if path.as_str() == "-" {
+                    "standard output".to_string()
+                } else {
+                    format!("'{path}'")
+                };
+                return Err(config::ConfigError(format!(
+                    "{other} and {flag} both write to {what}"
+                )));
+            }
+        }
         Ok(ReduceJob {
             input: input_path(&self.input),
             output: OutputPath::parse(&self.output),

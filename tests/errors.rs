@@ -269,3 +269,18 @@ fn million_residue_record_round_trips() {
     );
     assert!(String::from_utf8_lossy(&tsv).contains("huge\thuge_again"));
 }
+
+#[test]
+fn two_outputs_on_one_stream_are_refused() {
+    let res = run(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(data("tiny.fasta"))
+        .args(["-o", "-", "-m", "-"]));
+    assert_eq!(res.status.code(), Some(EXIT_USAGE));
+    let msg = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        msg.contains("--output and --deltas both write to standard output"),
+        "{msg}"
+    );
+}
