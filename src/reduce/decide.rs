@@ -46,6 +46,11 @@ impl Features {
     pub fn heap_bytes(&self) -> usize {
         self.kmers.capacity() * 8
     }
+
+    /// Bytes a chunk's features hold, for channel budgets.
+    pub fn weight_of(features: &[Features]) -> usize {
+        features.iter().map(|f| f.heap_bytes() + std::mem::size_of::<Features>()).sum()
+    }
 }
 
 /// xxh3 of the ASCII-uppercased bytes, without allocating a copy of the sequence.

@@ -102,12 +102,7 @@ struct SketchedChunk {
 
 impl Weighted for SketchedChunk {
     fn weight(&self) -> usize {
-        self.chunk.weight()
-            + self
-                .features
-                .iter()
-                .map(|f| f.heap_bytes() + 32)
-                .sum::<usize>()
+        self.chunk.weight() + Features::weight_of(&self.features)
     }
 }
 

@@ -22,12 +22,7 @@ pub struct DecidedChunk {
 
 impl talaria_stages::Weighted for DecidedChunk {
     fn weight(&self) -> usize {
-        self.chunk.weight()
-            + self
-                .features
-                .iter()
-                .map(|f| f.heap_bytes() + 32)
-                .sum::<usize>()
+        self.chunk.weight() + Features::weight_of(&self.features)
             + self.verdicts.iter().map(verdict_bytes).sum::<usize>()
     }
 }
