@@ -71,6 +71,28 @@ pub struct TuningArgs {
     /// Records per chunk (results do not depend on it) [performance.chunk_size].
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
+}
+
+/// `[alignment]` flags: the band each candidate alignment gets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AlignmentArgs {
+    /// Restrict alignments to a band of diagonals (false: whole matrix) [alignment.use_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub use_banding: Option<bool>,
+    /// Half-width of a fixed band, 0 = automatic [alignment.band_width].
+    #[arg(long, value_name = "N")]
+    pub band_width: Option<usize>,
+    /// Start narrow around the seed diagonals and widen only when needed [alignment.adaptive_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub adaptive_banding: Option<bool>,
+    /// First half-width adaptive banding tries [alignment.min_band_width].
+    #[arg(long, value_name = "N")]
+    pub min_band_width: Option<usize>,
+    /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
+    #[arg(long, value_name = "N")]
+    pub max_band_width: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +160,11 @@ impl TuningArgs {
             alphabet,
             kmer_size: self.kmer_size,
             max_candidates: self.max_candidates,
+            use_banding: self.alignment.use_banding,
+            band_width: self.alignment.band_width,
+            adaptive_banding: self.alignment.adaptive_banding,
+            min_band_width: self.alignment.min_band_width,
+            max_band_width: self.alignment.max_band_width,
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,

@@ -19,11 +19,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("alignment.use_banding", BAND),
-    ("alignment.band_width", BAND),
-    ("alignment.adaptive_banding", BAND),
-    ("alignment.min_band_width", BAND),
-    ("alignment.max_band_width", BAND),
     ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
     ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
     ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
@@ -108,7 +103,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("monitoring.statsd_port", METRICS),
 ];
 
-const BAND: &str = "the band follows the seed diagonal with a half-width of (1 - threshold) x shorter length + 8 residues, not user-tunable yet";
 const SKETCH: &str =
     "there is no sketch-based candidate search yet; candidates come from the k-mer index";
 const SIMD: &str =
@@ -137,13 +131,18 @@ pub(crate) enum Field {
     Alphabet,
     KmerSize,
     MaxCandidates,
+    UseBanding,
+    BandWidth,
+    AdaptiveBanding,
+    MinBandWidth,
+    MaxBandWidth,
     Threads,
     MemoryLimit,
     ChunkSize,
     BlockSize,
 }
 
-pub(crate) const FIELD_COUNT: usize = 9;
+pub(crate) const FIELD_COUNT: usize = 14;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +167,7 @@ pub(crate) enum Kind {
         min: u64,
     },
     Alphabet,
+    Bool,
 }
 
 /// A typed value on its way into `Config`.
@@ -176,6 +176,7 @@ pub(crate) enum Value {
     Number(f64),
     Count(u64),
     Alphabet(AlphabetChoice),
+    Bool(bool),
 }
 
 pub(crate) struct KeySpec {
@@ -188,6 +189,9 @@ pub(crate) struct KeySpec {
 }
 
 const U32: u64 = u32::MAX as u64;
+/// Widest band half-width accepted: a million diagonals each side is already a full matrix for
+/// any pair under the default cell cap.
+const MAX_BAND: u64 = 1 << 20;
 
 /// The implemented keys. The first key naming a field is its canonical spelling (what `show`
 /// prints); later ones are aliases.
@@ -200,6 +204,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // against the alphabet once all sources are merged).
     KeySpec { name: "reduce.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: Some("--kmer-size") },
     KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--max-candidates") },
+    KeySpec { name: "alignment.use_banding", field: Field::UseBanding, kind: Kind::Bool, flag: Some("--use-banding") },
+    KeySpec { name: "alignment.band_width", field: Field::BandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--band-width") },
+    KeySpec { name: "alignment.adaptive_banding", field: Field::AdaptiveBanding, kind: Kind::Bool, flag: Some("--adaptive-banding") },
+    KeySpec { name: "alignment.min_band_width", field: Field::MinBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: false }, flag: Some("--min-band-width") },
+    KeySpec { name: "alignment.max_band_width", field: Field::MaxBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--max-band-width") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
@@ -319,6 +328,7 @@ impl Kind {
             ),
             Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
+            Kind::Bool => "true or false".into(),
         }
     }
 
@@ -334,6 +344,7 @@ impl Kind {
             (Kind::Size { min, max }, Value::Count(n)) => (min..=max).contains(&n),
             (Kind::Gib { min }, Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
+            (Kind::Bool, Value::Bool(_)) => true,
             _ => false,
         }
     }
@@ -351,6 +362,7 @@ impl Kind {
             (Kind::Gib { .. }, T::Float(x)) => Value::Count(gib_to_bytes(*x)?),
             (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
+            (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -365,6 +377,7 @@ impl Kind {
             Kind::Size { .. } => Value::Count(super::size::parse(text).ok()?),
             Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
+            Kind::Bool => Value::Bool(boolean(text)?),
         };
         self.accepts(typed).then_some(typed)
     }
@@ -374,6 +387,15 @@ fn gib_to_bytes(gib: f64) -> Option<u64> {
     let bytes = gib * (1u64 << 30) as f64;
     // `as` saturates; reject instead of silently clamping.
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// `true`/`false` (any case), `1`/`0`, `yes`/`no`, `on`/`off`: what shells and schedulers pass.
+pub(crate) fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 fn alphabet(text: &str) -> Option<AlphabetChoice> {

@@ -9,6 +9,7 @@ use crate::config::{AlphabetChoice, Config};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
+use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::index::RepIndex;
@@ -155,6 +156,7 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         threshold: cfg.reduce.threshold,
         coverage: cfg.reduce.coverage,
         max_candidates: cfg.reduce.max_candidates,
+        band: BandPolicy::from_config(&cfg.alignment),
     };
 
     // Outputs first: an unwritable path fails before any work is done.
@@ -387,6 +389,9 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         index_evicted: index.stats.evicted,
         index_not_indexed: index.stats.not_indexed,
         too_large: stats.too_large,
+        band: params.band.describe(),
+        widened: stats.widened,
+        passed_after_widening: stats.passed_after_widening,
     })
 }
 

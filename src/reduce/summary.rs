@@ -34,6 +34,10 @@ pub struct Summary {
     pub index_evicted: u64,
     pub index_not_indexed: u64,
     pub too_large: u64,
+    /// How alignments are banded (`BandPolicy::describe`).
+    pub band: String,
+    pub widened: u64,
+    pub passed_after_widening: u64,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -103,6 +107,11 @@ impl fmt::Display for Summary {
             f,
             "  alignments: {} run, {} passed; writer re-checks {} ({} joined), redone after eviction {}",
             self.alignments, self.alignments_passed, self.rechecks, self.recheck_joins, self.redone
+        )?;
+        writeln!(
+            f,
+            "  band: {}; widened {} times, {} joins needed a wider band",
+            self.band, self.widened, self.passed_after_widening
         )?;
         write!(
             f,
