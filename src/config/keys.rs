@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::AlphabetChoice;
+use super::{AlphabetChoice, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -58,13 +58,10 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.amd.ccx_affinity", VENDOR),
     ("performance.arm.use_neon", VENDOR),
     ("performance.arm.use_sve", VENDOR),
-    ("performance.arm.big_little_aware", VENDOR),
     ("performance.numa.numa_aware", NUMA),
     ("performance.numa.numa_nodes", NUMA),
     ("performance.numa.interleave_memory", NUMA),
     ("performance.numa.local_allocation", NUMA),
-    ("performance.numa.pin_threads", NUMA),
-    ("performance.numa.thread_affinity", NUMA),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -122,7 +119,7 @@ const MMAP: &str =
     "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
 const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
-const NUMA: &str = "thread placement is not configurable yet";
+const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
 const ALLOC: &str = "the memory allocator is chosen at build time";
 const NETWORK: &str = "network-storage tuning is not implemented";
@@ -141,9 +138,12 @@ pub(crate) enum Field {
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    PinThreads,
+    ThreadAffinity,
+    BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 9;
+pub(crate) const FIELD_COUNT: usize = 12;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +168,10 @@ pub(crate) enum Kind {
         min: u64,
     },
     Alphabet,
+    /// true / false (environment: true, false, 1, 0, yes, no, on, off).
+    Bool,
+    /// "compact", "scatter" or "none".
+    Affinity,
 }
 
 /// A typed value on its way into `Config`.
@@ -176,6 +180,8 @@ pub(crate) enum Value {
     Number(f64),
     Count(u64),
     Alphabet(AlphabetChoice),
+    Bool(bool),
+    Affinity(ThreadAffinity),
 }
 
 pub(crate) struct KeySpec {
@@ -205,6 +211,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
+    KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
+    KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -319,6 +328,8 @@ impl Kind {
             ),
             Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
         }
     }
 
@@ -334,6 +345,8 @@ impl Kind {
             (Kind::Size { min, max }, Value::Count(n)) => (min..=max).contains(&n),
             (Kind::Gib { min }, Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
+            (Kind::Bool, Value::Bool(_)) => true,
+            (Kind::Affinity, Value::Affinity(_)) => true,
             _ => false,
         }
     }
@@ -351,6 +364,8 @@ impl Kind {
             (Kind::Gib { .. }, T::Float(x)) => Value::Count(gib_to_bytes(*x)?),
             (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
+            (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
+            (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -365,6 +380,8 @@ impl Kind {
             Kind::Size { .. } => Value::Count(super::size::parse(text).ok()?),
             Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
+            Kind::Bool => Value::Bool(boolean(text)?),
+            Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }
@@ -374,6 +391,14 @@ fn gib_to_bytes(gib: f64) -> Option<u64> {
     let bytes = gib * (1u64 << 30) as f64;
     // `as` saturates; reject instead of silently clamping.
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 fn alphabet(text: &str) -> Option<AlphabetChoice> {

@@ -34,6 +34,8 @@ pub struct Summary {
     pub index_evicted: u64,
     pub index_not_indexed: u64,
     pub too_large: u64,
+    /// Where the aligners ran, when pinned (`--pin-threads`).
+    pub placement: Option<crate::reduce::placement::PlacementReport>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -125,6 +127,10 @@ impl fmt::Display for Summary {
                 self.too_large
             )?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if let Some(placement) = &self.placement {
+            writeln!(f, "  {placement}")?;
+        }
+        Ok(())
     }
 }

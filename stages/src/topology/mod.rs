@@ -86,6 +86,9 @@ pub struct Topology {
     pub allowed: Vec<u32>,
     /// CPU kind names, most performant first; empty when the OS reports a single kind.
     pub kinds: Vec<String>,
+    /// Whether this is the machine we run on (false for a synthetic or XML topology: plan
+    /// with it, never pin by it).
+    pub this_machine: bool,
 }
 
 impl Topology {
@@ -140,6 +143,7 @@ impl Topology {
             cpus,
             allowed,
             kinds: if kinds.len() > 1 { kinds } else { Vec::new() },
+            this_machine: source != Source::Manual,
         }
     }
 
@@ -244,6 +248,21 @@ impl Topology {
             .map(|c| c.os)
             .collect()
     }
+}
+
+/// The topology of the machine we run on, for pinning: [`discover`], unless that loaded a
+/// synthetic or XML machine (`HWLOC_SYNTHETIC`, `HWLOC_XMLFILE`), in which case sysfs.
+pub fn discover_this_machine() -> Topology {
+    let t = discover();
+    if t.this_machine {
+        return t;
+    }
+    let allowed = cpuset::allowed_cpus();
+    sysfs::load(
+        std::path::Path::new("/sys/devices/system"),
+        allowed.as_deref(),
+    )
+    .unwrap_or(t)
 }
 
 /// This machine's topology: hwloc when built with it and it loads, else sysfs, else a flat
