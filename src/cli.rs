@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use talaria::config::{self, AlphabetChoice, Overrides};
+use talaria::config::{self, AlphabetChoice, Overrides, ThreadAffinity};
 use talaria::reconstruct::ReconstructJob;
 use talaria::reduce::ReduceJob;
 use talaria_stages::sink::OutputPath;
@@ -25,6 +25,8 @@ pub enum Command {
     Reduce(ReduceArgs),
     /// Rebuild the original FASTA from a reduced FASTA and its deltas.
     Reconstruct(ReconstructArgs),
+    /// Print the CPU topology and where each stage thread of `reduce` would run.
+    Topology(TopologyArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -71,6 +73,13 @@ pub struct TuningArgs {
     /// Records per chunk (results do not depend on it) [performance.chunk_size].
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
+    /// Pin each aligner thread to its own CPU, as `talaria topology` shows [performance.numa.pin_threads].
+    #[arg(long)]
+    pub pin_threads: bool,
+    /// Where pinned aligners go: compact (fill one L3 domain first), scatter (spread over NUMA
+    /// nodes and L3 domains), none (no pinning) [performance.numa.thread_affinity].
+    #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
+    pub affinity: Option<ThreadAffinity>,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
 }
@@ -93,6 +102,43 @@ pub struct AlignmentArgs {
     /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
     #[arg(long, value_name = "N")]
     pub max_band_width: Option<usize>,
+}
+
+/// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
+#[derive(Args, Debug)]
+pub struct TopologyArgs {
+    /// Aligner threads to plan for, 0 = all allowed CPUs [performance.threads].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// compact, scatter or none [performance.numa.thread_affinity].
+    #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
+    pub affinity: Option<ThreadAffinity>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// TOML configuration file (default: $TALARIA_CONFIG when set).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_affinity(text: &str) -> Result<ThreadAffinity, String> {
+    ThreadAffinity::parse(text).ok_or_else(|| "expected compact, scatter or none".to_string())
+}
+
+impl TopologyArgs {
+    /// The configuration the plan follows (threads, affinity, big_little_aware).
+    pub fn config(&self) -> Result<config::Config, config::ConfigError> {
+        let overrides = Overrides {
+            threads: self.threads,
+            thread_affinity: self.affinity,
+            ..Overrides::default()
+        };
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from));
+        config::load(file.as_ref(), &overrides)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -168,6 +214,8 @@ impl TuningArgs {
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,
+            pin_threads: self.pin_threads.then_some(true),
+            thread_affinity: self.affinity,
         })
     }
 

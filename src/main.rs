@@ -59,6 +59,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Topology(args) => {
+            let config = args
+                .config()
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let topology = talaria_stages::topology::discover();
+            print!(
+                "{}",
+                talaria::topology::report(&topology, &config, args.json)
+            );
+            Ok(())
+        }
         Command::Config {
             action: ConfigAction::Show(tuning),
         } => {

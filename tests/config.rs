@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use talaria::config::{
     self, env_var_name, load_with_env, parse_size, show_with_env, AlphabetChoice, Config,
-    Overrides, NOT_IMPLEMENTED,
+    Overrides, ThreadAffinity, NOT_IMPLEMENTED,
 };
 use tempfile::TempDir;
 
@@ -115,6 +115,8 @@ fn every_flag_overrides() {
         adaptive_banding: Some(false),
         min_band_width: Some(8),
         max_band_width: Some(64),
+        pin_threads: Some(true),
+        thread_affinity: Some(ThreadAffinity::Scatter),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
     assert!(!c.alignment.use_banding);
@@ -130,6 +132,8 @@ fn every_flag_overrides() {
     assert_eq!(c.performance.threads, 2);
     assert_eq!(c.performance.memory_limit, 512 << 20);
     assert_eq!(c.performance.chunk_size, 10);
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
 }
 
 #[test]
@@ -144,6 +148,9 @@ fn every_key_from_the_environment() {
         ("TALARIA_PERFORMANCE_MEMORY_LIMIT", "1.5G"),
         ("TALARIA_PERFORMANCE_CHUNK_SIZE", "4096"),
         ("TALARIA_PERFORMANCE_BLOCK_SIZE", "64K"),
+        ("TALARIA_PERFORMANCE_NUMA_PIN_THREADS", "yes"),
+        ("TALARIA_PERFORMANCE_NUMA_THREAD_AFFINITY", "Scatter"),
+        ("TALARIA_PERFORMANCE_ARM_BIG_LITTLE_AWARE", "0"),
         ("TALARIA_LOG", "debug"),
         ("TALARIA_ALIGNMENT_USE_BANDING", "off"),
         ("TALARIA_ALIGNMENT_BAND_WIDTH", "50"),
@@ -168,6 +175,9 @@ fn every_key_from_the_environment() {
     assert_eq!(c.performance.memory_limit, 3 << 29);
     assert_eq!(c.performance.chunk_size, 4096);
     assert_eq!(c.performance.block_size, 64 << 10);
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
+    assert!(!c.performance.arm.big_little_aware);
     assert_eq!(
         env_var_name("performance.memory_limit"),
         "TALARIA_PERFORMANCE_MEMORY_LIMIT"
@@ -505,4 +515,36 @@ fn process_environment_is_read() {
         .to_string()
         .starts_with("environment variable TALARIA_REDUCE_MAX_CANDIDATES"));
     assert!(config::show(None, &Overrides::default()).is_ok());
+}
+
+#[test]
+fn guide_numa_section() {
+    // The guide's "NUMA Optimization" example: the thread keys work, the memory keys are refused.
+    let (_dir, path) = config_file(
+        "[performance.numa]\npin_threads = true\nthread_affinity = \"scatter\"\n\
+         [performance.arm]\nbig_little_aware = false\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
+    assert!(!c.performance.arm.big_little_aware);
+    assert!(file_err("[performance.numa]\nnuma_aware = true\n")
+        .contains("'performance.numa.numa_aware'"));
+    assert_eq!(
+        file_err("[performance.numa]\nthread_affinity = \"spread\"\n"),
+        ": key 'performance.numa.thread_affinity' must be one of \"compact\", \"scatter\", \"none\", got \"spread\""
+    );
+    assert!(
+        file_err("[performance.numa]\npin_threads = \"yes\"\n").contains("must be true or false")
+    );
+    let shown = show_with_env(None, &Overrides::default(), &[]).unwrap();
+    assert!(
+        shown.contains("\n[performance.numa]\npin_threads = false"),
+        "{shown}"
+    );
+    assert!(shown.contains("thread_affinity = \"compact\""), "{shown}");
+    assert!(
+        shown.contains("\n[performance.arm]\nbig_little_aware = true"),
+        "{shown}"
+    );
 }

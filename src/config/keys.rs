@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::AlphabetChoice;
+use super::{AlphabetChoice, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -53,13 +53,10 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.amd.ccx_affinity", VENDOR),
     ("performance.arm.use_neon", VENDOR),
     ("performance.arm.use_sve", VENDOR),
-    ("performance.arm.big_little_aware", VENDOR),
     ("performance.numa.numa_aware", NUMA),
     ("performance.numa.numa_nodes", NUMA),
     ("performance.numa.interleave_memory", NUMA),
     ("performance.numa.local_allocation", NUMA),
-    ("performance.numa.pin_threads", NUMA),
-    ("performance.numa.thread_affinity", NUMA),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -116,7 +113,7 @@ const MMAP: &str =
     "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
 const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
-const NUMA: &str = "thread placement is not configurable yet";
+const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
 const ALLOC: &str = "the memory allocator is chosen at build time";
 const NETWORK: &str = "network-storage tuning is not implemented";
@@ -140,9 +137,12 @@ pub(crate) enum Field {
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    PinThreads,
+    ThreadAffinity,
+    BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 14;
+pub(crate) const FIELD_COUNT: usize = 17;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -167,7 +167,10 @@ pub(crate) enum Kind {
         min: u64,
     },
     Alphabet,
+    /// true / false (environment: true, false, 1, 0, yes, no, on, off).
     Bool,
+    /// "compact", "scatter" or "none".
+    Affinity,
 }
 
 /// A typed value on its way into `Config`.
@@ -177,6 +180,7 @@ pub(crate) enum Value {
     Count(u64),
     Alphabet(AlphabetChoice),
     Bool(bool),
+    Affinity(ThreadAffinity),
 }
 
 pub(crate) struct KeySpec {
@@ -214,6 +218,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
+    KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
+    KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -329,6 +336,7 @@ impl Kind {
             Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
             Kind::Bool => "true or false".into(),
+            Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
         }
     }
 
@@ -345,6 +353,7 @@ impl Kind {
             (Kind::Gib { min }, Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
             (Kind::Bool, Value::Bool(_)) => true,
+            (Kind::Affinity, Value::Affinity(_)) => true,
             _ => false,
         }
     }
@@ -363,6 +372,7 @@ impl Kind {
             (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
             (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
+            (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -378,6 +388,7 @@ impl Kind {
             Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
             Kind::Bool => Value::Bool(boolean(text)?),
+            Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

@@ -12,6 +12,7 @@ pub mod clstr;
 pub mod decide;
 pub mod index;
 pub mod pipeline;
+pub mod placement;
 pub mod summary;
 pub mod writer;
 

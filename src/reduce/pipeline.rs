@@ -252,13 +252,18 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     }
     drop((chunk_rx, sketch_tx));
 
+    let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let mut aligners = Vec::new();
     for i in 0..workers {
         let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let mut decider =
             Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
+            if let Some(pinning) = pinning {
+                pinning.pin_aligner(i);
+            }
             while let Some(SketchedChunk { chunk, features }) = rx.recv() {
                 let verdicts = chunk
                     .records
@@ -392,6 +397,7 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         band: params.band.describe(),
         widened: stats.widened,
         passed_after_widening: stats.passed_after_widening,
+        placement: pinning.map(|p| p.report()),
     })
 }
 

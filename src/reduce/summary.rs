@@ -38,6 +38,8 @@ pub struct Summary {
     pub band: String,
     pub widened: u64,
     pub passed_after_widening: u64,
+    /// Where the aligners ran, when pinned (`--pin-threads`).
+    pub placement: Option<crate::reduce::placement::PlacementReport>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -134,6 +136,10 @@ impl fmt::Display for Summary {
                 self.too_large
             )?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if let Some(placement) = &self.placement {
+            writeln!(f, "  {placement}")?;
+        }
+        Ok(())
     }
 }
