@@ -71,6 +71,9 @@ pub struct TuningArgs {
     /// Records per chunk (results do not depend on it) [performance.chunk_size].
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
+    /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
+    #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
+    pub io_engine: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -141,6 +144,7 @@ impl TuningArgs {
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,
+            io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
         })
     }
 

@@ -110,8 +110,10 @@ fn every_flag_overrides() {
         threads: Some(2),
         memory_limit: Some(512 << 20),
         chunk_size: Some(10),
+        io_engine: Some(talaria::config::IoEngine::Uring),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert_eq!(c.reduce.threshold, 0.95);
     assert_eq!(c.reduce.coverage, 0.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);

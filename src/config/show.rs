@@ -74,6 +74,8 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
             }
         }
         (_, Value::Count(n)) => n.to_string(),
+        (_, Value::Bool(b)) => b.to_string(),
+        (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",
             match a {

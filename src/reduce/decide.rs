@@ -49,7 +49,10 @@ impl Features {
 
     /// Bytes a chunk's features hold, for channel budgets.
     pub fn weight_of(features: &[Features]) -> usize {
-        features.iter().map(|f| f.heap_bytes() + std::mem::size_of::<Features>()).sum()
+        features
+            .iter()
+            .map(|f| f.heap_bytes() + std::mem::size_of::<Features>())
+            .sum()
     }
 }
 

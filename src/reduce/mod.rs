@@ -10,6 +10,7 @@
 pub mod clstr;
 pub mod decide;
 pub mod index;
+pub mod io;
 pub mod pipeline;
 pub mod summary;
 pub mod writer;
