@@ -80,6 +80,9 @@ pub struct TuningArgs {
     /// nodes and L3 domains), none (no pinning) [performance.numa.thread_affinity].
     #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
     pub affinity: Option<ThreadAffinity>,
+    /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
+    #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
+    pub io_engine: Option<String>,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
 }
@@ -216,6 +219,7 @@ impl TuningArgs {
             chunk_size: self.chunk_size,
             pin_threads: self.pin_threads.then_some(true),
             thread_affinity: self.affinity,
+            io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
         })
     }
 

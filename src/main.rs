@@ -96,6 +96,8 @@ fn read_failure_code(kind: Option<std::io::ErrorKind>) -> u8 {
         Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => {
             EXIT_IO
         }
+        // An engine that cannot read this kind of input (`--io-engine mmap` on stdin).
+        Some(Unsupported) => EXIT_USAGE,
         _ => EXIT_DATA,
     }
 }

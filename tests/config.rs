@@ -117,8 +117,10 @@ fn every_flag_overrides() {
         max_band_width: Some(64),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
+        io_engine: Some(talaria::config::IoEngine::Uring),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 40);
     assert!(!c.alignment.adaptive_banding);

@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::{AlphabetChoice, ThreadAffinity};
+use super::{AlphabetChoice, IoEngine, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -36,13 +36,7 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.cache_eviction", CACHE),
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
-    ("performance.parallel_io", IO),
     ("performance.io_threads", IO),
-    ("performance.io_buffer_size", "the reader's block size is performance.block_size"),
-    ("performance.use_async_io", IO),
-    ("performance.async_queue_size", IO),
-    ("performance.use_memory_mapping", MMAP),
-    ("performance.mmap_threshold_mb", MMAP),
     ("performance.use_page_locking", LOCK),
     ("performance.locked_memory_gb", LOCK),
     ("performance.intel.use_mkl", VENDOR),
@@ -107,10 +101,7 @@ const SIMD: &str =
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
-const IO: &str =
-    "each output already has its own writer thread; the reader is one thread doing blocking reads";
-const MMAP: &str =
-    "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
+const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
@@ -137,12 +128,19 @@ pub(crate) enum Field {
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    IoEngine,
+    UseMemoryMapping,
+    MmapThresholdMb,
+    UseAsyncIo,
+    AsyncQueueSize,
+    IoBufferSize,
+    ParallelIo,
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 17;
+pub(crate) const FIELD_COUNT: usize = 24;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +169,8 @@ pub(crate) enum Kind {
     Bool,
     /// "compact", "scatter" or "none".
     Affinity,
+    /// "auto", "read", "mmap" or "uring".
+    IoEngine,
 }
 
 /// A typed value on its way into `Config`.
@@ -181,6 +181,7 @@ pub(crate) enum Value {
     Alphabet(AlphabetChoice),
     Bool(bool),
     Affinity(ThreadAffinity),
+    IoEngine(IoEngine),
 }
 
 pub(crate) struct KeySpec {
@@ -218,6 +219,15 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    // I/O engines (README, "Hardware and I/O").
+    KeySpec { name: "performance.io_engine", field: Field::IoEngine, kind: Kind::IoEngine, flag: Some("--io-engine") },
+    KeySpec { name: "performance.use_memory_mapping", field: Field::UseMemoryMapping, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.mmap_threshold_mb", field: Field::MmapThresholdMb, kind: Kind::Integer { min: 0, max: 1 << 30, auto: false }, flag: None },
+    KeySpec { name: "performance.use_async_io", field: Field::UseAsyncIo, kind: Kind::Bool, flag: None },
+    // io_uring allows 32768 entries; 4096 x the largest buffer is already far past any budget.
+    KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
+    KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
+    KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
@@ -337,6 +347,7 @@ impl Kind {
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
             Kind::Bool => "true or false".into(),
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
+            Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
         }
     }
 
@@ -354,6 +365,7 @@ impl Kind {
             (Kind::Alphabet, Value::Alphabet(_)) => true,
             (Kind::Bool, Value::Bool(_)) => true,
             (Kind::Affinity, Value::Affinity(_)) => true,
+            (Kind::IoEngine, Value::IoEngine(_)) => true,
             _ => false,
         }
     }
@@ -373,6 +385,7 @@ impl Kind {
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
             (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
+            (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -389,6 +402,7 @@ impl Kind {
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
             Kind::Bool => Value::Bool(boolean(text)?),
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
+            Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

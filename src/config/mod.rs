@@ -75,6 +75,37 @@ pub struct ArmConfig {
     pub big_little_aware: bool,
 }
 
+/// `[performance] io_engine`: which reader engine reads the input (README, "Hardware and I/O").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoEngine {
+    Auto,
+    Read,
+    Mmap,
+    Uring,
+}
+
+impl IoEngine {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoEngine::Auto => "auto",
+            IoEngine::Read => "read",
+            IoEngine::Mmap => "mmap",
+            IoEngine::Uring => "uring",
+        }
+    }
+    pub fn parse(text: &str) -> Option<IoEngine> {
+        [
+            IoEngine::Auto,
+            IoEngine::Read,
+            IoEngine::Mmap,
+            IoEngine::Uring,
+        ]
+        .into_iter()
+        .find(|e| e.name().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
 /// `[reduce]`
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReduceConfig {
@@ -112,10 +143,24 @@ pub struct PerformanceConfig {
     pub memory_limit: u64,
     /// Records per chunk (results do not depend on it).
     pub chunk_size: usize,
-    /// Reader block size in bytes.
+    /// Bytes per block the reader hands to the chunker, whatever the engine.
     pub block_size: usize,
     pub numa: NumaConfig,
     pub arm: ArmConfig,
+    /// Reader engine.
+    pub io_engine: IoEngine,
+    /// `auto` may memory-map regular uncompressed files...
+    pub use_memory_mapping: bool,
+    /// ...of at least this many MiB.
+    pub mmap_threshold_mb: u64,
+    /// `auto` reads with io_uring what it does not map.
+    pub use_async_io: bool,
+    /// io_uring reads kept in flight on a regular file.
+    pub async_queue_size: usize,
+    /// Bytes per io_uring read (and per ring buffer).
+    pub io_buffer_size: usize,
+    /// Decompress compressed input on its own thread.
+    pub parallel_io: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -158,6 +203,13 @@ impl Default for Config {
                 arm: ArmConfig {
                     big_little_aware: true,
                 },
+                io_engine: IoEngine::Auto,
+                use_memory_mapping: true,
+                mmap_threshold_mb: 64,
+                use_async_io: false,
+                async_queue_size: 100,
+                io_buffer_size: 64 << 10,
+                parallel_io: false,
             },
         }
     }
@@ -181,6 +233,7 @@ pub struct Overrides {
     pub chunk_size: Option<usize>,
     pub pin_threads: Option<bool>,
     pub thread_affinity: Option<ThreadAffinity>,
+    pub io_engine: Option<IoEngine>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +315,13 @@ impl Config {
             Field::PinThreads => Value::Bool(p.numa.pin_threads),
             Field::ThreadAffinity => Value::Affinity(p.numa.thread_affinity),
             Field::BigLittleAware => Value::Bool(p.arm.big_little_aware),
+            Field::IoEngine => Value::IoEngine(p.io_engine),
+            Field::UseMemoryMapping => Value::Bool(p.use_memory_mapping),
+            Field::MmapThresholdMb => Value::Count(p.mmap_threshold_mb),
+            Field::UseAsyncIo => Value::Bool(p.use_async_io),
+            Field::AsyncQueueSize => Value::Count(p.async_queue_size as u64),
+            Field::IoBufferSize => Value::Count(p.io_buffer_size as u64),
+            Field::ParallelIo => Value::Bool(p.parallel_io),
         }
     }
 
@@ -290,6 +350,13 @@ impl Config {
             (Field::PinThreads, Value::Bool(b)) => p.numa.pin_threads = b,
             (Field::ThreadAffinity, Value::Affinity(a)) => p.numa.thread_affinity = a,
             (Field::BigLittleAware, Value::Bool(b)) => p.arm.big_little_aware = b,
+            (Field::IoEngine, Value::IoEngine(e)) => p.io_engine = e,
+            (Field::UseMemoryMapping, Value::Bool(b)) => p.use_memory_mapping = b,
+            (Field::MmapThresholdMb, v) => p.mmap_threshold_mb = count(v),
+            (Field::UseAsyncIo, Value::Bool(b)) => p.use_async_io = b,
+            (Field::AsyncQueueSize, v) => p.async_queue_size = count(v) as usize,
+            (Field::IoBufferSize, v) => p.io_buffer_size = count(v) as usize,
+            (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -311,6 +378,13 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::MemoryLimit,
     Field::ChunkSize,
     Field::BlockSize,
+    Field::IoEngine,
+    Field::UseMemoryMapping,
+    Field::MmapThresholdMb,
+    Field::UseAsyncIo,
+    Field::AsyncQueueSize,
+    Field::IoBufferSize,
+    Field::ParallelIo,
     Field::PinThreads,
     Field::ThreadAffinity,
     Field::BigLittleAware,
@@ -412,6 +486,7 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
             "performance.numa.thread_affinity",
             o.thread_affinity.map(Value::Affinity),
         ),
+        ("performance.io_engine", o.io_engine.map(Value::IoEngine)),
     ];
     given
         .into_iter()

@@ -11,6 +11,7 @@ pub mod banding;
 pub mod clstr;
 pub mod decide;
 pub mod index;
+pub mod io;
 pub mod pipeline;
 pub mod placement;
 pub mod summary;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use talaria_stages::channel::{self, Receiver, Sender};
 use talaria_stages::ordered;
-use talaria_stages::reader::{self, Block, Engine, Input, InputSpec, ReadError};
+use talaria_stages::reader::{self, Block, ReadError};
 use talaria_stages::sink::{OutputPath, Sink, SinkError};
 use talaria_stages::stage::{self, StageCounters, StagePanic};
 use talaria_stages::Weighted;
@@ -29,8 +29,6 @@ use talaria_stages::Weighted;
 /// Bytes of decompressed input inspected to detect the alphabet (a fixed prefix, so the answer
 /// never depends on block or chunk sizes).
 const ALPHABET_PREFIX: usize = 1 << 20;
-/// mmap regular files from this size up (below it a read is as fast and simpler).
-const MMAP_THRESHOLD: u64 = 64 << 20;
 
 /// Everything `reduce` needs, already validated.
 #[derive(Clone, Debug)]
@@ -120,12 +118,8 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let budgets = Budgets::split(cfg.performance.memory_limit, workers);
 
     // Open the input and look at a fixed prefix to settle the alphabet before any thread starts.
-    let spec = InputSpec {
-        path: job.input.clone(),
-        engine: Engine::Auto,
-        mmap_threshold: MMAP_THRESHOLD,
-    };
-    let mut input = Input::open(&spec)?;
+    let spec = crate::reduce::io::input_spec(&cfg.performance, job.input.clone(), budgets.blocks);
+    let mut input = crate::reduce::io::open(&spec)?;
     let input_name = input.name().to_string();
     let mut prefix = Vec::with_capacity(ALPHABET_PREFIX);
     while prefix.len() < ALPHABET_PREFIX {
@@ -189,11 +183,17 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     };
 
     let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
-    let reader_name = input.engine_name().to_string();
+    let reader_name = crate::reduce::io::describe(&input, cfg.performance.block_size);
+    let blocks_budget = crate::reduce::io::block_channel_budget(
+        &input,
+        &spec,
+        budgets.blocks,
+        cfg.performance.block_size,
+    );
     let compression = format!("{:?}", input.compression()).to_lowercase();
     let input_file_bytes = input.size_hint();
 
-    let (block_tx, block_rx) = channel::bounded::<Block>("blocks", budgets.blocks);
+    let (block_tx, block_rx) = channel::bounded::<Block>("blocks", blocks_budget);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
     let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is

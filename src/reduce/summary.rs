@@ -97,13 +97,13 @@ impl fmt::Display for Summary {
         writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
         writeln!(
             f,
-            "  input: {} ({}, reader: {}), {} k={}, threshold {}",
+            "  input: {} ({}), {} k={}, threshold {}\n  reader: {}",
             self.input_name,
             self.compression,
-            self.reader,
             self.alphabet,
             self.kmer_size,
-            self.threshold
+            self.threshold,
+            self.reader
         )?;
         writeln!(
             f,
