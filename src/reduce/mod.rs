@@ -11,6 +11,9 @@ pub mod clstr;
 pub mod decide;
 pub mod index;
 pub mod pipeline;
+pub mod profile;
+mod profile_text;
+pub mod report;
 pub mod summary;
 pub mod writer;
 

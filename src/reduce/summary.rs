@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub input_name: String,
     pub compression: String,
@@ -34,6 +34,9 @@ pub struct Summary {
     pub index_evicted: u64,
     pub index_not_indexed: u64,
     pub too_large: u64,
+    /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
+    #[serde(skip)]
+    pub profile: crate::reduce::profile::RunProfile,
 }
 
 fn mib(bytes: u64) -> f64 {

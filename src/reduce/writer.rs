@@ -22,7 +22,8 @@ pub struct DecidedChunk {
 
 impl talaria_stages::Weighted for DecidedChunk {
     fn weight(&self) -> usize {
-        self.chunk.weight() + Features::weight_of(&self.features)
+        self.chunk.weight()
+            + Features::weight_of(&self.features)
             + self.verdicts.iter().map(verdict_bytes).sum::<usize>()
     }
 }
