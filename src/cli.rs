@@ -165,6 +165,8 @@ pub struct ReduceArgs {
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
+    pub report: talaria::reduce::report::ReportFlags,
+    #[command(flatten)]
     pub tuning: TuningArgs,
 }
 

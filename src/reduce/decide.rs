@@ -9,7 +9,7 @@
 //! larger ordinals, a decision made against an older snapshot of the index can be completed by
 //! looking only at representatives published since — see `reduce::writer`.
 
-use crate::bio::alignment::{AlignOp, Aligner, Alignment};
+use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band};
 use crate::bio::kmer::KmerCoder;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
@@ -93,8 +93,9 @@ pub struct Join {
     pub exact: bool,
 }
 
-/// Counters for the summary.
-#[derive(Clone, Copy, Debug, Default)]
+/// Counters for the summary and `--profile-alignment`; one per thread (no sharing), added up at
+/// the end.
+#[derive(Clone, Copy, Debug)]
 pub struct DecideStats {
     pub alignments: u64,
     pub alignments_passed: u64,
@@ -105,6 +106,52 @@ pub struct DecideStats {
     pub widened: u64,
     /// Alignments that passed only after widening.
     pub passed_after_widening: u64,
+    /// Candidate searches run (one per record a worker searched, plus the writer's re-checks).
+    pub searches: u64,
+    /// Searches by candidates found: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, more.
+    pub candidates_hist: [u64; 8],
+    pub max_candidates_seen: u64,
+    /// DP matrix cells filled (band cells with a traceback byte).
+    pub dp_cells: u64,
+    /// Nanoseconds inside the aligner.
+    pub align_ns: u64,
+    /// Band half-widths used: sum, min, max (over `alignments`).
+    pub band_sum: u64,
+    pub band_min: u64,
+    pub band_max: u64,
+    /// Passed alignments by identity percent (floor), 0..=100.
+    pub identity_pct: [u64; 101],
+}
+
+impl Default for DecideStats {
+    fn default() -> Self {
+        DecideStats {
+            alignments: 0,
+            alignments_passed: 0,
+            exact_hits: 0,
+            candidates: 0,
+            too_large: 0,
+            widened: 0,
+            passed_after_widening: 0,
+            searches: 0,
+            candidates_hist: [0; 8],
+            max_candidates_seen: 0,
+            dp_cells: 0,
+            align_ns: 0,
+            band_sum: 0,
+            band_min: u64::MAX,
+            band_max: 0,
+            identity_pct: [0; 101],
+        }
+    }
+}
+
+/// The `candidates_hist` bin of a search that found `n` candidates.
+pub fn candidates_bin(n: u64) -> usize {
+    match n {
+        0..=2 => n as usize,
+        _ => (2 + (64 - (n - 1).leading_zeros()) as usize - 1).min(7),
+    }
 }
 
 impl DecideStats {
@@ -116,6 +163,19 @@ impl DecideStats {
         self.too_large += o.too_large;
         self.widened += o.widened;
         self.passed_after_widening += o.passed_after_widening;
+        self.searches += o.searches;
+        for (a, b) in self.candidates_hist.iter_mut().zip(&o.candidates_hist) {
+            *a += b;
+        }
+        self.max_candidates_seen = self.max_candidates_seen.max(o.max_candidates_seen);
+        self.dp_cells += o.dp_cells;
+        self.align_ns += o.align_ns;
+        self.band_sum += o.band_sum;
+        self.band_min = self.band_min.min(o.band_min);
+        self.band_max = self.band_max.max(o.band_max);
+        for (a, b) in self.identity_pct.iter_mut().zip(&o.identity_pct) {
+            *a += b;
+        }
     }
 }
 
@@ -227,7 +287,11 @@ impl Decider {
             }
             (snapshot, candidates)
         };
-        self.stats.candidates += candidates.len() as u64;
+        let found = candidates.len() as u64;
+        self.stats.candidates += found;
+        self.stats.searches += 1;
+        self.stats.candidates_hist[candidates_bin(found)] += 1;
+        self.stats.max_candidates_seen = self.stats.max_candidates_seen.max(found);
         self.member_pos.clear();
         let mut tried = Vec::with_capacity(candidates.len());
         for rep in &candidates {
@@ -250,10 +314,24 @@ impl Decider {
         let mut widenings = 0;
         let (aln, identity) = loop {
             self.stats.alignments += 1;
+            // An unbanded alignment counts as the band that covers the whole matrix.
+            let half_width = band
+                .unwrap_or_else(|| Band::covering(lens.0, lens.1))
+                .half_width as u64;
+            self.stats.band_sum += half_width;
+            self.stats.band_min = self.stats.band_min.min(half_width);
+            self.stats.band_max = self.stats.band_max.max(half_width);
+            let timed = talaria_stages::metrics::accounting_on().then(std::time::Instant::now);
             let attempt = match band {
                 Some(band) => self.aligner.align_banded(seq, &rep.seq, band),
                 None => self.aligner.align(seq, &rep.seq),
             };
+            if let Some(t) = timed {
+                let ns = t.elapsed().as_nanos() as u64;
+                self.stats.align_ns += ns;
+                talaria_stages::metrics::record("alignment", ns);
+            }
+            self.stats.dp_cells += self.aligner.take_cells();
             let Some(aln) = attempt else {
                 self.stats.too_large += 1;
                 return None;
@@ -273,6 +351,7 @@ impl Decider {
             self.stats.passed_after_widening += 1;
         }
         self.stats.alignments_passed += 1;
+        self.stats.identity_pct[((identity * 100.0).floor() as usize).min(100)] += 1;
         let mut delta = Vec::new();
         ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
         Some(Join {
@@ -348,6 +427,15 @@ mod tests {
         assert_eq!(required_shared(5, 0.9, (300, 296), (500, 490)), 141);
         assert_eq!(required_shared(5, 0.9, (500, 490), (300, 296)), 141);
         assert_eq!(required_shared(5, 0.5, (300, 296), (300, 296)), 1);
+    }
+
+    #[test]
+    fn candidate_bins() {
+        let bins: Vec<usize> = [0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 32, 33, 1000]
+            .iter()
+            .map(|&n| candidates_bin(n))
+            .collect();
+        assert_eq!(bins, vec![0, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]);
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub mod index;
 pub mod io;
 pub mod pipeline;
 pub mod placement;
+pub mod profile;
+mod profile_text;
+pub mod report;
 pub mod summary;
 pub mod writer;
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub input_name: String,
     pub compression: String,
@@ -40,6 +40,9 @@ pub struct Summary {
     pub passed_after_widening: u64,
     /// Where the aligners ran, when pinned (`--pin-threads`).
     pub placement: Option<crate::reduce::placement::PlacementReport>,
+    /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
+    #[serde(skip)]
+    pub profile: crate::reduce::profile::RunProfile,
 }
 
 fn mib(bytes: u64) -> f64 {
