@@ -177,6 +177,22 @@ fn smt_siblings_come_last_and_text_names_the_source() {
 }
 
 #[test]
+fn unusable_synthetic_description_is_named_and_this_machine_is_shown() {
+    if !hwloc_built() {
+        return;
+    }
+    // hwloc quietly loads this machine when HWLOC_SYNTHETIC does not parse; talaria must not
+    // then present this machine as the synthetic one, nor treat its allowed set as meaningless.
+    let json = topology_json(Some("not a topology"), &["--threads", "2"]);
+    let note = json["note"].as_str().expect("a note names the bad source");
+    assert!(
+        note.contains("synthetic: not a topology is not usable, so hwloc read this machine"),
+        "{note}"
+    );
+    assert_eq!(numbers(&json["allowed_cpus"]), my_cpus());
+}
+
+#[test]
 fn this_machine_without_synthetic() {
     let json = topology_json(None, &["--threads", "2"]);
     let expected = if cfg!(feature = "hwloc") {
