@@ -80,6 +80,31 @@ pub struct TuningArgs {
     /// nodes and L3 domains), none (no pinning) [performance.numa.thread_affinity].
     #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
     pub affinity: Option<ThreadAffinity>,
+    /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
+    #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
+    pub io_engine: Option<String>,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
+}
+
+/// `[alignment]` flags: the band each candidate alignment gets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AlignmentArgs {
+    /// Restrict alignments to a band of diagonals (false: whole matrix) [alignment.use_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub use_banding: Option<bool>,
+    /// Half-width of a fixed band, 0 = automatic [alignment.band_width].
+    #[arg(long, value_name = "N")]
+    pub band_width: Option<usize>,
+    /// Start narrow around the seed diagonals and widen only when needed [alignment.adaptive_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub adaptive_banding: Option<bool>,
+    /// First half-width adaptive banding tries [alignment.min_band_width].
+    #[arg(long, value_name = "N")]
+    pub min_band_width: Option<usize>,
+    /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
+    #[arg(long, value_name = "N")]
+    pub max_band_width: Option<usize>,
 }
 
 /// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
@@ -140,6 +165,8 @@ pub struct ReduceArgs {
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
+    pub report: talaria::reduce::report::ReportFlags,
+    #[command(flatten)]
     pub tuning: TuningArgs,
 }
 
@@ -184,11 +211,17 @@ impl TuningArgs {
             alphabet,
             kmer_size: self.kmer_size,
             max_candidates: self.max_candidates,
+            use_banding: self.alignment.use_banding,
+            band_width: self.alignment.band_width,
+            adaptive_banding: self.alignment.adaptive_banding,
+            min_band_width: self.alignment.min_band_width,
+            max_band_width: self.alignment.max_band_width,
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,
             pin_threads: self.pin_threads.then_some(true),
             thread_affinity: self.affinity,
+            io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
         })
     }
 

@@ -32,14 +32,14 @@ type Failure = (u8, Option<String>);
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Reduce(args) => {
-            let quiet = args.quiet;
+            let (quiet, report) = (args.quiet, args.report.clone());
             let job = args
                 .into_job()
                 .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
             let summary = reduce::run(&job).map_err(reduce_failure)?;
-            if !quiet {
-                eprint!("{summary}");
-            }
+            report
+                .emit(&summary, quiet)
+                .map_err(|e| (EXIT_IO, Some(e)))?;
             Ok(())
         }
         Command::Reconstruct(args) => {
@@ -96,6 +96,8 @@ fn read_failure_code(kind: Option<std::io::ErrorKind>) -> u8 {
         Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => {
             EXIT_IO
         }
+        // An engine that cannot read this kind of input (`--io-engine mmap` on stdin).
+        Some(Unsupported) => EXIT_USAGE,
         _ => EXIT_DATA,
     }
 }

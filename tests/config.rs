@@ -110,10 +110,22 @@ fn every_flag_overrides() {
         threads: Some(2),
         memory_limit: Some(512 << 20),
         chunk_size: Some(10),
+        use_banding: Some(false),
+        band_width: Some(40),
+        adaptive_banding: Some(false),
+        min_band_width: Some(8),
+        max_band_width: Some(64),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
+        io_engine: Some(talaria::config::IoEngine::Uring),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
+    assert!(!c.alignment.use_banding);
+    assert_eq!(c.alignment.band_width, 40);
+    assert!(!c.alignment.adaptive_banding);
+    assert_eq!(c.alignment.min_band_width, 8);
+    assert_eq!(c.alignment.max_band_width, 64);
     assert_eq!(c.reduce.threshold, 0.95);
     assert_eq!(c.reduce.coverage, 0.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
@@ -142,8 +154,20 @@ fn every_key_from_the_environment() {
         ("TALARIA_PERFORMANCE_NUMA_THREAD_AFFINITY", "Scatter"),
         ("TALARIA_PERFORMANCE_ARM_BIG_LITTLE_AWARE", "0"),
         ("TALARIA_LOG", "debug"),
+        ("TALARIA_ALIGNMENT_USE_BANDING", "off"),
+        ("TALARIA_ALIGNMENT_BAND_WIDTH", "50"),
+        ("TALARIA_ALIGNMENT_ADAPTIVE_BANDING", "FALSE"),
+        ("TALARIA_ALIGNMENT_MIN_BAND_WIDTH", "20"),
+        ("TALARIA_ALIGNMENT_MAX_BAND_WIDTH", "100"),
     ]);
     let c = load_with_env(None, &Overrides::default(), &vars).unwrap();
+    assert!(!c.alignment.use_banding);
+    assert_eq!(c.alignment.band_width, 50);
+    assert!(!c.alignment.adaptive_banding);
+    assert_eq!(
+        (c.alignment.min_band_width, c.alignment.max_band_width),
+        (20, 100)
+    );
     assert_eq!(c.reduce.threshold, 0.75);
     assert_eq!(c.reduce.coverage, 1.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
@@ -366,10 +390,27 @@ fn guide_examples() {
         file_err("[performance]\nmemory_limit_gb = 16\nchunk_by_memory = true\n")
             .contains("'performance.chunk_by_memory'")
     );
-    assert!(file_err(
-        "[alignment]\n# Enable banded alignment for speed\nuse_banding = true\nband_width = 50\n"
-    )
-    .contains("'alignment.band_width'"));
+    // The guide's banding example is accepted as written.
+    let (_dir, path) = config_file(
+        "[alignment]\n# Enable banded alignment for speed\nuse_banding = true\nband_width = 50\n\
+         adaptive_banding = true\nmin_band_width = 20\nmax_band_width = 100\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.alignment.use_banding && c.alignment.adaptive_banding);
+    assert_eq!(
+        (
+            c.alignment.band_width,
+            c.alignment.min_band_width,
+            c.alignment.max_band_width
+        ),
+        (50, 20, 100)
+    );
+    assert!(file_err("[alignment]\nuse_banding = \"yes\"\n").contains("must be true or false"));
+    assert!(
+        file_err("[alignment]\nmin_band_width = 200\nmax_band_width = 100\n")
+            .contains("min_band_width' (200) must not exceed alignment.max_band_width (100")
+    );
+    assert!(file_err("[alignment]\nuse_sketching = true\n").contains("'alignment.use_sketching'"));
     assert_eq!(
         file_err("[performance]\nmemory_limit = \"16G\"\nmemory_limit_gb = 16\n"),
         ": keys 'performance.memory_limit' and 'performance.memory_limit_gb' both set \

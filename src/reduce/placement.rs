@@ -148,7 +148,7 @@ fn own_cpus_allowed_list() -> String {
 }
 
 /// What pinning did in a run, for the summary.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PlacementReport {
     pub affinity: &'static str,
     /// Per aligner: its Cpus_allowed_list after pinning, or why pinning failed (None: the thread

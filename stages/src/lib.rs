@@ -26,6 +26,7 @@
 pub mod budget;
 pub mod channel;
 pub mod memory;
+pub mod metrics;
 pub mod ordered;
 pub mod reader;
 pub mod sink;
