@@ -108,8 +108,18 @@ fn describe_source() -> (bool, Option<String>) {
         return (true, None);
     };
     match (valid, forced_this_system) {
-        (false, _) => (true, Some(format!("{source} is not usable, so hwloc read this machine"))),
-        (true, true) => (true, Some(format!("{source}, taken as this machine (HWLOC_THISSYSTEM=1)"))),
+        (false, _) => (
+            true,
+            Some(format!(
+                "{source} is not usable, so hwloc read this machine"
+            )),
+        ),
+        (true, true) => (
+            true,
+            Some(format!(
+                "{source}, taken as this machine (HWLOC_THISSYSTEM=1)"
+            )),
+        ),
         (true, false) => (false, Some(source)),
     }
 }
@@ -120,7 +130,8 @@ mod raw {
 
     extern "C" {
         fn hwloc_topology_init(topology: *mut *mut c_void) -> c_int;
-        fn hwloc_topology_set_synthetic(topology: *mut c_void, description: *const c_char) -> c_int;
+        fn hwloc_topology_set_synthetic(topology: *mut c_void, description: *const c_char)
+            -> c_int;
         fn hwloc_topology_set_xml(topology: *mut c_void, path: *const c_char) -> c_int;
         fn hwloc_topology_load(topology: *mut c_void) -> c_int;
         fn hwloc_topology_destroy(topology: *mut c_void);
