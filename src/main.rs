@@ -32,14 +32,14 @@ type Failure = (u8, Option<String>);
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Reduce(args) => {
-            let quiet = args.quiet;
+            let (quiet, report) = (args.quiet, args.report.clone());
             let job = args
                 .into_job()
                 .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
             let summary = reduce::run(&job).map_err(reduce_failure)?;
-            if !quiet {
-                eprint!("{summary}");
-            }
+            report
+                .emit(&summary, quiet)
+                .map_err(|e| (EXIT_IO, Some(e)))?;
             Ok(())
         }
         Command::Reconstruct(args) => {
@@ -57,6 +57,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     if summary.verified { "; checksum matches the original input" } else { "" }
                 );
             }
+            Ok(())
+        }
+        Command::Topology(args) => {
+            let config = args
+                .config()
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let topology = talaria_stages::topology::discover();
+            print!(
+                "{}",
+                talaria::topology::report(&topology, &config, args.json)
+            );
             Ok(())
         }
         Command::Config {

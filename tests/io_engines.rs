@@ -14,12 +14,15 @@ use std::process::{Command, Output, Stdio};
 /// The test hook of talaria-stages that makes io_uring look unavailable (see its docs).
 const DISABLE_URING: &str = "STAGES_TEST_DISABLE_IO_URING";
 
-/// Engine choices and key settings, each (label, flags, environment).
-fn variants() -> Vec<(
+/// One engine choice: (label, flags, environment).
+type Variant = (
     &'static str,
     Vec<&'static str>,
     Vec<(&'static str, &'static str)>,
-)> {
+);
+
+/// Engine choices and key settings.
+fn variants() -> Vec<Variant> {
     vec![
         ("auto", vec!["--io-engine", "auto"], vec![]),
         (

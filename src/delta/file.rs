@@ -219,6 +219,11 @@ impl<W: Write> DeltaWriter<W> {
         })
     }
 
+    /// The writer entries go to.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
     pub fn write_entry(&mut self, entry: &Entry) -> std::io::Result<()> {
         let size = encoded_len(entry);
         if size > MAX_FRAME_PAYLOAD {

@@ -9,6 +9,7 @@ use crate::config::{AlphabetChoice, Config};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
+use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::index::RepIndex;
@@ -19,15 +20,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use talaria_stages::channel::{self, Receiver, Sender};
+use talaria_stages::metrics::{self, Registry, Sampler};
 use talaria_stages::ordered;
 use talaria_stages::reader::{self, Block, ReadError};
 use talaria_stages::sink::{OutputPath, Sink, SinkError};
-use talaria_stages::stage::{self, StageCounters, StagePanic};
+use talaria_stages::stage::{self, StagePanic};
 use talaria_stages::Weighted;
 
 /// Bytes of decompressed input inspected to detect the alphabet (a fixed prefix, so the answer
 /// never depends on block or chunk sizes).
 const ALPHABET_PREFIX: usize = 1 << 20;
+/// The sampler's period: memory and queue fill every 100 ms (one /proc read and a lock per
+/// channel; costs nothing measurable, see README "Profiling").
+const SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Everything `reduce` needs, already validated.
 #[derive(Clone, Debug)]
@@ -107,6 +112,9 @@ impl Weighted for SketchedChunk {
 /// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
 pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let started = Instant::now();
+    // Every stage thread spawned from here (sinks included) reports to this registry.
+    let registry = Registry::new();
+    let _accounting = registry.install();
     let cfg = &job.config;
     let workers = match cfg.performance.threads {
         0 => std::thread::available_parallelism()
@@ -121,9 +129,16 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let mut input = crate::reduce::io::open(&spec)?;
     let input_name = input.name().to_string();
     let mut prefix = Vec::with_capacity(ALPHABET_PREFIX);
+    let mut prefix_reads = (0u64, 0u64);
     while prefix.len() < ALPHABET_PREFIX {
         let want = ALPHABET_PREFIX - prefix.len();
-        if input.read_block(&mut prefix, want)? == 0 {
+        let t = Instant::now();
+        let got = input.read_block(&mut prefix, want)?;
+        prefix_reads = (
+            prefix_reads.0 + 1,
+            prefix_reads.1 + t.elapsed().as_nanos() as u64,
+        );
+        if got == 0 {
             break;
         }
     }
@@ -149,6 +164,7 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         threshold: cfg.reduce.threshold,
         coverage: cfg.reduce.coverage,
         max_candidates: cfg.reduce.max_candidates,
+        band: BandPolicy::from_config(&cfg.alignment),
     };
 
     // Outputs first: an unwritable path fails before any work is done.
@@ -199,17 +215,33 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let (decided_tx, decided_rx) =
         ordered::ordered_with_limit::<DecidedChunk>("decided", budgets.decided, 2 * workers);
 
-    let reader_counters = Arc::new(StageCounters::default());
+    for probe in [
+        block_tx.probe(),
+        chunk_tx.probe(),
+        sketch_tx.probe(),
+        decided_tx.probe(),
+    ] {
+        registry.add_probe(probe);
+    }
+    let sinks = [
+        Some(&outputs.fasta),
+        outputs.deltas.as_ref().map(DeltaWriter::get_ref),
+        outputs.clusters.as_ref(),
+        outputs.clstr.as_ref().map(|(sink, _)| sink),
+    ];
+    for probe in sinks.into_iter().flatten().filter_map(Sink::probe) {
+        registry.add_probe(probe);
+    }
     let block_size = cfg.performance.block_size;
     let reader = {
-        let counters = Arc::clone(&reader_counters);
         stage::spawn("reader", move || {
+            let counters = metrics::counters();
             let first = Block {
                 index: 0,
                 offset: 0,
                 data: prefix,
             };
-            if !first.data.is_empty() && block_tx.send(first).is_err() {
+            if !first.data.is_empty() && counters.send(&block_tx, first).is_err() {
                 return Ok(Default::default());
             }
             reader::read_blocks(input, block_size, block_tx, &counters)
@@ -236,13 +268,19 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     for i in 0..1 {
         let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
-            while let Some(chunk) = rx.recv() {
+            let counters = metrics::counters();
+            while let Some(chunk) = counters.recv(&rx) {
+                let span = metrics::span("chunk");
                 let features = chunk
                     .records
                     .iter()
                     .map(|r| Features::compute(&coder, &r.seq))
                     .collect();
-                if tx.send(SketchedChunk { chunk, features }).is_err() {
+                drop(span);
+                if counters
+                    .send(&tx, SketchedChunk { chunk, features })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -250,14 +288,21 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     }
     drop((chunk_rx, sketch_tx));
 
+    let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let mut aligners = Vec::new();
     for i in 0..workers {
         let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let mut decider =
             Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
-            while let Some(SketchedChunk { chunk, features }) = rx.recv() {
+            if let Some(pinning) = pinning {
+                pinning.pin_aligner(i);
+            }
+            let counters = metrics::counters();
+            while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
+                let span = metrics::span("chunk");
                 let verdicts = chunk
                     .records
                     .iter()
@@ -269,20 +314,19 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
                         },
                     )
                     .collect();
+                drop(span);
                 let seq = chunk.index;
-                if tx
-                    .send(
-                        seq,
-                        DecidedChunk {
-                            chunk,
-                            features,
-                            verdicts,
-                        },
-                    )
-                    .is_err()
-                {
+                let decided = DecidedChunk {
+                    chunk,
+                    features,
+                    verdicts,
+                };
+                let weight = decided.weight();
+                let _blocked = counters.blocked();
+                if tx.send(seq, decided).is_err() {
                     break;
                 }
+                counters.count_out(weight);
             }
             decider.stats
         })?);
@@ -300,9 +344,18 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         };
         stage::spawn("writer", move || -> Result<_, ReduceError> {
             let mut writer = Writer::new(index, decider, outputs);
+            let counters = metrics::counters();
             loop {
-                match decided_rx.recv() {
-                    Ok(Some(chunk)) => writer.write_chunk(chunk)?,
+                let next = {
+                    let _waiting = counters.waiting();
+                    decided_rx.recv()
+                };
+                match next {
+                    Ok(Some(chunk)) => {
+                        counters.count_in(chunk.weight());
+                        let _span = metrics::span("chunk");
+                        writer.write_chunk(chunk)?
+                    }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
                     Err(_) => return Ok(None),
@@ -317,6 +370,8 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
             )))
         })?
     };
+
+    let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, |_| {});
 
     // Join in pipeline order; the first failure upstream is the root cause.
     let read_result = reader.join();
@@ -337,6 +392,7 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         }
     }
     let writer_result = writer.join();
+    sampler.stop();
     read_result??;
     chunk_result?.map_err(|error| ReduceError::Fasta {
         path: input_name.clone(),
@@ -357,7 +413,19 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     for sink in sinks {
         written.push(sink.commit()?);
     }
+    registry.sample();
     let index = index.read();
+    let seconds = started.elapsed().as_secs_f64();
+    let totals = crate::reduce::profile::RunTotals {
+        seconds,
+        aligner_threads: workers,
+        records: counts.records,
+        input_bytes,
+        reader_mode: reader_name.clone(),
+        compression: compression.clone(),
+        prefix_reads,
+    };
+    let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
     Ok(Summary {
         input_name,
         compression,
@@ -374,7 +442,7 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         input_bytes,
         reduced_bytes: counts.reduced_bytes,
         deltas_bytes: job.deltas.as_ref().map(|_| written[1]),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         peak_rss: talaria_stages::memory::peak_rss_bytes(),
         memory_limit: cfg.performance.memory_limit,
         alignments: stats.alignments,
@@ -387,6 +455,11 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         index_evicted: index.stats.evicted,
         index_not_indexed: index.stats.not_indexed,
         too_large: stats.too_large,
+        band: params.band.describe(),
+        widened: stats.widened,
+        passed_after_widening: stats.passed_after_widening,
+        placement: pinning.map(|p| p.report()),
+        profile,
     })
 }
 
@@ -418,19 +491,22 @@ fn chunk_stage(
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut total = 0u64;
     let mut ready = Vec::new();
-    while let Some(block) = rx.recv() {
+    let counters = metrics::counters();
+    while let Some(block) = counters.recv(&rx) {
+        let span = metrics::span("chunk");
         hasher.update(&block.data);
         total += block.data.len() as u64;
         chunker.push(&block.data, &mut ready)?;
+        drop(span);
         for chunk in ready.drain(..) {
-            if tx.send(chunk).is_err() {
+            if counters.send(&tx, chunk).is_err() {
                 return Ok(()); // downstream stopped; its error is reported elsewhere
             }
         }
     }
     chunker.finish(&mut ready)?;
     for chunk in ready.drain(..) {
-        if tx.send(chunk).is_err() {
+        if counters.send(&tx, chunk).is_err() {
             return Ok(());
         }
     }

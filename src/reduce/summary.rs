@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub input_name: String,
     pub compression: String,
@@ -34,6 +34,15 @@ pub struct Summary {
     pub index_evicted: u64,
     pub index_not_indexed: u64,
     pub too_large: u64,
+    /// How alignments are banded (`BandPolicy::describe`).
+    pub band: String,
+    pub widened: u64,
+    pub passed_after_widening: u64,
+    /// Where the aligners ran, when pinned (`--pin-threads`).
+    pub placement: Option<crate::reduce::placement::PlacementReport>,
+    /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
+    #[serde(skip)]
+    pub profile: crate::reduce::profile::RunProfile,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -104,6 +113,11 @@ impl fmt::Display for Summary {
             "  alignments: {} run, {} passed; writer re-checks {} ({} joined), redone after eviction {}",
             self.alignments, self.alignments_passed, self.rechecks, self.recheck_joins, self.redone
         )?;
+        writeln!(
+            f,
+            "  band: {}; widened {} times, {} joins needed a wider band",
+            self.band, self.widened, self.passed_after_widening
+        )?;
         write!(
             f,
             "  index: peak {:.1} MiB of {:.0} MiB budget",
@@ -125,6 +139,10 @@ impl fmt::Display for Summary {
                 self.too_large
             )?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if let Some(placement) = &self.placement {
+            writeln!(f, "  {placement}")?;
+        }
+        Ok(())
     }
 }

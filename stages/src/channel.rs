@@ -135,6 +135,14 @@ impl<T: Weighted + Send> Sender<T> {
     pub fn name(&self) -> &'static str {
         self.shared.name
     }
+    /// A stats reader for the sampler; it does not count as a sender (the channel still closes).
+    pub fn probe(&self) -> crate::metrics::Probe
+    where
+        T: 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        crate::metrics::Probe::new(self.shared.name, move || shared.state.lock().stats)
+    }
     /// True once every receiver is gone (a `send` would fail).
     pub fn is_closed(&self) -> bool {
         self.shared.state.lock().receivers == 0

@@ -26,10 +26,12 @@
 pub mod budget;
 pub mod channel;
 pub mod memory;
+pub mod metrics;
 pub mod ordered;
 pub mod reader;
 pub mod sink;
 pub mod stage;
+pub mod topology;
 
 /// Anything that travels through a byte-budget channel says how many bytes it holds.
 pub trait Weighted {

@@ -156,6 +156,14 @@ impl<T: Weighted + Send> OrderedSender<T> {
     pub fn name(&self) -> &'static str {
         self.shared.name
     }
+    /// A stats reader for the sampler; it does not count as a sender.
+    pub fn probe(&self) -> crate::metrics::Probe
+    where
+        T: 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        crate::metrics::Probe::new(self.shared.name, move || shared.state.lock().stats)
+    }
 }
 
 impl<T> Clone for OrderedSender<T> {

@@ -644,6 +644,7 @@ pub fn read_blocks(
         let mut data = Vec::with_capacity(block_size);
         let n = {
             let _busy = counters.busy();
+            let _call = crate::metrics::span("read");
             input.read_block(&mut data, block_size)?
         };
         if n == 0 {

@@ -90,13 +90,20 @@ fn pump(
     abandoned: &AtomicBool,
 ) -> std::io::Result<u64> {
     let mut written = 0u64;
-    for buf in &rx {
+    let counters = crate::metrics::counters();
+    while let Some(buf) = counters.recv(&rx) {
         if abandoned.load(Ordering::Relaxed) {
             return Err(std::io::Error::other("output abandoned before commit"));
         }
-        out.write_all(&buf)?;
+        {
+            let _busy = counters.busy();
+            let _call = crate::metrics::span("write");
+            out.write_all(&buf)?;
+        }
         written += buf.len() as u64;
+        counters.count_out(buf.len());
     }
+    let _busy = counters.busy();
     out.flush()?;
     Ok(written)
 }
@@ -205,6 +212,16 @@ impl Sink {
     /// output (the output is the bottleneck when it is large). `None` once the thread has stopped.
     pub fn queue_stats(&self) -> Option<ChannelStats> {
         self.tx.as_ref().map(Sender::stats)
+    }
+
+    /// A stats reader for the queue to the writer thread, named after that thread (for the
+    /// sampler). `None` once the thread has stopped.
+    pub fn probe(&self) -> Option<crate::metrics::Probe> {
+        let (tx, thread) = (self.tx.as_ref()?, self.thread.as_ref()?);
+        let probe = tx.probe();
+        Some(crate::metrics::Probe::new(thread.name(), move || {
+            probe.stats()
+        }))
     }
 
     fn error(&self, e: &std::io::Error) -> SinkError {

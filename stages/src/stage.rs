@@ -2,6 +2,8 @@
 //! This module only runs and measures threads: it must not decide what a stage does, and it
 //! must not swallow a panic (joining always reports it).
 
+use crate::channel::{Receiver, SendError, Sender};
+use crate::Weighted;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -34,13 +36,16 @@ pub struct CountersSnapshot {
 #[must_use = "the time is counted when the timer is dropped"]
 pub struct Timer<'a> {
     counter: &'a AtomicU64,
-    started: Instant,
+    /// None when accounting is off (`TALARIA_ACCOUNTING=off`): no clock reads at all.
+    started: Option<Instant>,
 }
 
 impl Drop for Timer<'_> {
     fn drop(&mut self) {
-        let ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.counter.fetch_add(ns, Ordering::Relaxed);
+        if let Some(started) = self.started {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.counter.fetch_add(ns, Ordering::Relaxed);
+        }
     }
 }
 
@@ -52,7 +57,7 @@ impl StageCounters {
     pub fn time<'a>(&'a self, counter: &'a AtomicU64) -> Timer<'a> {
         Timer {
             counter,
-            started: Instant::now(),
+            started: crate::metrics::accounting_on().then(Instant::now),
         }
     }
     /// Time working (not waiting): `let _busy = counters.busy();`.
@@ -66,6 +71,33 @@ impl StageCounters {
     /// Time blocked on a full output (backpressure).
     pub fn blocked(&self) -> Timer<'_> {
         self.time(&self.blocked_ns)
+    }
+    /// `rx.recv()`, timed as waiting for input and counted in `items_in` / `bytes_in`.
+    pub fn recv<T: Weighted + Send>(&self, rx: &Receiver<T>) -> Option<T> {
+        let item = {
+            let _wait = self.waiting();
+            rx.recv()
+        }?;
+        self.count_in(item.weight());
+        Some(item)
+    }
+    /// `tx.send(item)`, timed as blocked on output and counted in `items_out` / `bytes_out`.
+    pub fn send<T: Weighted + Send>(&self, tx: &Sender<T>, item: T) -> Result<(), SendError<T>> {
+        let weight = item.weight();
+        let _blocked = self.blocked();
+        tx.send(item)?;
+        self.count_out(weight);
+        Ok(())
+    }
+    /// One item of `bytes` taken in.
+    pub fn count_in(&self, bytes: usize) {
+        Self::add(&self.items_in, 1);
+        Self::add(&self.bytes_in, bytes as u64);
+    }
+    /// One item of `bytes` handed on.
+    pub fn count_out(&self, bytes: usize) {
+        Self::add(&self.items_out, 1);
+        Self::add(&self.bytes_out, bytes as u64);
     }
     pub fn snapshot(&self) -> CountersSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -95,14 +127,29 @@ pub struct StageHandle<R> {
 }
 
 /// Spawn `f` on an OS thread named `name` (visible in top -H, perf, /proc).
-/// Linux shows the first 15 bytes of a thread name.
+/// Linux shows the first 15 bytes of a thread name. When the spawning thread reports to a
+/// [`crate::metrics::Registry`], so does the new one: its counters ([`crate::metrics::counters`]),
+/// histograms, wall and CPU time are reported when `f` returns.
 pub fn spawn<F, R>(name: impl Into<String>, f: F) -> std::io::Result<StageHandle<R>>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
     let name = name.into();
-    let handle = std::thread::Builder::new().name(name.clone()).spawn(f)?;
+    let registry = crate::metrics::current();
+    let thread_name = name.clone();
+    let handle = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let started = Instant::now();
+            let has_registry = registry.is_some();
+            crate::metrics::enter(registry);
+            let result = f();
+            if has_registry {
+                crate::metrics::finish_thread(&thread_name, started);
+            }
+            result
+        })?;
     Ok(StageHandle { name, handle })
 }
 

@@ -12,7 +12,7 @@ mod tests;
 pub use scoring::Scoring;
 
 use crate::bio::alphabet::Alphabet;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// Default cap on band cells per alignment: 64 Mi cells, which is 64 MiB of traceback (one byte
 /// per cell). Above it a sequence pair is not aligned and the record becomes a representative,
@@ -118,6 +118,8 @@ pub struct Aligner {
     scoring: Scoring,
     max_cells: usize,
     scratch: RefCell<banded::Scratch>,
+    /// DP cells filled since the last `take_cells` (for profiling; per aligner, no sharing).
+    cells: Cell<u64>,
 }
 
 impl Default for Aligner {
@@ -138,6 +140,7 @@ impl Aligner {
             scoring: Scoring::for_alphabet(alphabet),
             max_cells: DEFAULT_MAX_CELLS,
             scratch: RefCell::new(banded::Scratch::default()),
+            cells: Cell::new(0),
         }
     }
     /// The same aligner with a different cap on DP cells per alignment (default
@@ -151,6 +154,10 @@ impl Aligner {
     }
     pub fn scoring(&self) -> &Scoring {
         &self.scoring
+    }
+    /// DP cells filled since the last call (and reset the count).
+    pub fn take_cells(&self) -> u64 {
+        self.cells.replace(0)
     }
     pub fn max_cells(&self) -> usize {
         self.max_cells
@@ -176,7 +183,8 @@ impl Aligner {
         if n.min(m) > MAX_SHORTER_LEN {
             return None;
         }
-        diagonals.traceback_cells(n, m, self.max_cells)?;
+        let cells = diagonals.traceback_cells(n, m, self.max_cells)?;
+        self.cells.set(self.cells.get() + cells as u64);
         let mut scratch = self.scratch.borrow_mut();
         Some(banded::align(
             &self.scoring,

@@ -1,0 +1,95 @@
+//! What `talaria reduce` prints at the end: the summary, and on request the profile tables
+//! (`--profile`, `--profile-alignment`, `--profile-io`) and one JSON document (`--json`).
+//! It only formats figures the run measured; it must not print anything during the run.
+//!
+//! `--json` alone (or `--json -`) prints the JSON document on stderr INSTEAD of the text (summary and tables),
+//! so stderr is one parseable document; `--json FILE` writes it to FILE and leaves stderr as
+//! it would be without `--json`. `--quiet` silences the summary only, never a table or a JSON
+//! document that was asked for.
+
+use crate::reduce::Summary;
+use std::path::PathBuf;
+
+/// Report flags of `talaria reduce`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportFlags {
+    /// At the end, print a profile on stderr: throughput, memory, per-stage busy/waiting/blocked,
+    /// per-thread CPU, queues, latencies, I/O, bottleneck verdict and KPI grades.
+    #[arg(long)]
+    pub profile: bool,
+    /// At the end, print alignment figures: rate, DP cells, band widths, identities, candidates.
+    #[arg(long)]
+    pub profile_alignment: bool,
+    /// At the end, print I/O figures: bytes, calls, time in I/O, reader mode, buffer use.
+    #[arg(long)]
+    pub profile_io: bool,
+    /// The end-of-run figures as one JSON document: on stderr instead of the text (no value, or
+    /// `-`), or written to FILE. Schema: README "Profiling".
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<PathBuf>,
+}
+
+/// Version of the JSON document's layout; bumped when a field changes meaning or goes away.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+impl ReportFlags {
+    /// The JSON document for this run and these flags.
+    pub fn json_document(&self, summary: &Summary) -> serde_json::Value {
+        let mut doc = serde_json::json!({
+            "schema_version": JSON_SCHEMA_VERSION,
+            "summary": summary,
+        });
+        let p = &summary.profile;
+        if self.profile {
+            doc["profile"] = serde_json::to_value(p).unwrap_or_default();
+        }
+        if self.profile_alignment {
+            doc["alignment"] = serde_json::to_value(&p.alignment).unwrap_or_default();
+        }
+        if self.profile_io {
+            doc["io"] = serde_json::to_value(&p.io).unwrap_or_default();
+        }
+        doc
+    }
+
+    /// The text for stderr (none when the JSON goes there instead; no summary when quiet).
+    pub fn text(&self, summary: &Summary, quiet: bool) -> String {
+        if self.json_on_stderr() {
+            return String::new();
+        }
+        let mut out = if quiet {
+            String::new()
+        } else {
+            summary.to_string()
+        };
+        if self.profile {
+            out += &summary.profile.profile_table(summary.memory_limit);
+        }
+        if self.profile_alignment {
+            out += &summary.profile.alignment_table();
+        }
+        if self.profile_io {
+            out += &summary.profile.io_table();
+        }
+        out
+    }
+
+    fn json_on_stderr(&self) -> bool {
+        self.json.as_ref().is_some_and(|p| p.as_os_str() == "-")
+    }
+
+    /// Print the text and the JSON document where asked. Errors name the JSON file.
+    pub fn emit(&self, summary: &Summary, quiet: bool) -> Result<(), String> {
+        eprint!("{}", self.text(summary, quiet));
+        let Some(path) = &self.json else {
+            return Ok(());
+        };
+        let text = serde_json::to_string_pretty(&self.json_document(summary))
+            .map_err(|e| format!("--json: {e}"))?;
+        if self.json_on_stderr() {
+            eprintln!("{text}");
+            return Ok(());
+        }
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

@@ -1,0 +1,506 @@
+//! Run-wide accounting that stays on: a [`Registry`] collects, per stage thread, its counters,
+//! wall and CPU time and latency histograms; a [`Sampler`] thread records memory and queue fill
+//! over time. Hot paths never lock: each thread records into its own thread-local histograms,
+//! handed to the registry once, when the thread ends (see `stage::spawn`).
+//! This module only observes: it must not change what a stage does or the order of anything, and
+//! it reports nothing by itself (the caller formats the figures).
+//!
+//! `TALARIA_ACCOUNTING=off` turns every timer, histogram and sample into a no-op; it exists to
+//! measure the accounting's own cost.
+
+use crate::channel::ChannelStats;
+use crate::stage::{CountersSnapshot, StageCounters};
+use hdrhistogram::Histogram;
+use parking_lot::{Condvar, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Histograms record nanoseconds from 1 ns to one hour with two significant digits
+/// (~37 KiB each; a handful per thread).
+const HIST_MAX_NS: u64 = 3_600_000_000_000;
+const HIST_SIGFIG: u8 = 2;
+
+/// True unless `TALARIA_ACCOUNTING=off` (read once per process).
+pub fn accounting_on() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        !matches!(
+            std::env::var("TALARIA_ACCOUNTING").as_deref(),
+            Ok("off" | "0" | "false")
+        )
+    })
+}
+
+/// A fresh latency histogram in nanoseconds.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_NS, HIST_SIGFIG).expect("constant bounds are valid")
+}
+
+/// What one stage thread did, reported when it ended.
+#[derive(Debug, Clone)]
+pub struct ThreadReport {
+    pub name: String,
+    /// Linux thread id (as in /proc/self/task), 0 where unknown.
+    pub tid: i64,
+    pub wall_ns: u64,
+    /// CPU time (user + system) of this thread, from `CLOCK_THREAD_CPUTIME_ID`.
+    pub cpu_ns: Option<u64>,
+    pub counters: CountersSnapshot,
+    /// Latency histograms by kind ("chunk", "read", "write", "alignment").
+    pub histograms: Vec<(&'static str, Histogram<u64>)>,
+}
+
+/// Reads a channel's stats; keeps the channel's shared state (not its senders or receivers)
+/// alive, so the final figures are there after the stages have gone.
+pub struct Probe {
+    pub name: String,
+    read: Box<dyn Fn() -> ChannelStats + Send + Sync>,
+}
+
+impl Probe {
+    pub fn new(
+        name: impl Into<String>,
+        read: impl Fn() -> ChannelStats + Send + Sync + 'static,
+    ) -> Probe {
+        Probe {
+            name: name.into(),
+            read: Box::new(read),
+        }
+    }
+    pub fn stats(&self) -> ChannelStats {
+        (self.read)()
+    }
+}
+
+/// One point of the time series.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Milliseconds since the registry was created.
+    pub at_ms: u64,
+    pub rss_bytes: Option<u64>,
+    /// Bytes queued per probe (same order as [`Registry::probes`]).
+    pub queued: Vec<usize>,
+}
+
+/// A bounded time series: when full, every other sample is dropped and the stride doubles, so it
+/// always spans the whole run at an even (coarser) spacing.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub samples: Vec<Sample>,
+    /// Keep one tick in `stride`.
+    pub stride: u64,
+    ticks: u64,
+    capacity: usize,
+}
+
+impl Series {
+    pub fn new(capacity: usize) -> Series {
+        Series {
+            samples: Vec::new(),
+            stride: 1,
+            ticks: 0,
+            capacity: capacity.max(2),
+        }
+    }
+    pub fn push(&mut self, sample: Sample) {
+        let keep = self.ticks.is_multiple_of(self.stride);
+        self.ticks += 1;
+        if !keep {
+            return;
+        }
+        if self.samples.len() == self.capacity {
+            let mut i = 0;
+            self.samples.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride *= 2;
+            if !(self.ticks - 1).is_multiple_of(self.stride) {
+                return;
+            }
+        }
+        self.samples.push(sample);
+    }
+}
+
+/// Where a run's stage threads report. Install it on the thread that spawns the stages
+/// ([`Registry::install`]); threads spawned from there inherit it.
+pub struct Registry {
+    pub started: Instant,
+    threads: Mutex<Vec<ThreadReport>>,
+    probes: Mutex<Vec<Probe>>,
+    series: Mutex<Series>,
+}
+
+/// Samples kept at most (at 100 ms, a minute at full resolution; longer runs are thinned).
+const SERIES_CAPACITY: usize = 600;
+
+impl Registry {
+    pub fn new() -> Arc<Registry> {
+        Arc::new(Registry {
+            started: Instant::now(),
+            threads: Mutex::new(Vec::new()),
+            probes: Mutex::new(Vec::new()),
+            series: Mutex::new(Series::new(SERIES_CAPACITY)),
+        })
+    }
+
+    /// Make this thread (and stage threads it spawns) report here, until the guard drops.
+    /// Does nothing when accounting is off.
+    pub fn install(self: &Arc<Self>) -> InstallGuard {
+        if accounting_on() {
+            enter(Some(Arc::clone(self)));
+        }
+        InstallGuard { _private: () }
+    }
+
+    pub fn add_probe(&self, probe: Probe) {
+        self.probes.lock().push(probe);
+    }
+
+    /// Current stats of every probed channel, in the order they were added.
+    pub fn channel_stats(&self) -> Vec<(String, ChannelStats)> {
+        self.probes
+            .lock()
+            .iter()
+            .map(|p| (p.name.clone(), p.stats()))
+            .collect()
+    }
+
+    pub fn report(&self, thread: ThreadReport) {
+        self.threads.lock().push(thread);
+    }
+
+    /// Reports of the threads that have ended, in the order they ended.
+    pub fn threads(&self) -> Vec<ThreadReport> {
+        self.threads.lock().clone()
+    }
+
+    pub fn series(&self) -> Series {
+        self.series.lock().clone()
+    }
+
+    /// Take one sample now (the sampler calls this; also useful at the very end).
+    pub fn sample(&self) {
+        let queued = self.probes.lock().iter().map(|p| p.stats().used).collect();
+        let sample = Sample {
+            at_ms: self.started.elapsed().as_millis() as u64,
+            rss_bytes: crate::memory::statm_rss_bytes(),
+            queued,
+        };
+        self.series.lock().push(sample);
+    }
+}
+
+/// Undoes [`Registry::install`] on drop.
+pub struct InstallGuard {
+    _private: (),
+}
+
+impl Drop for InstallGuard {
+    fn drop(&mut self) {
+        leave();
+    }
+}
+
+/// This thread's accounting state.
+struct Local {
+    registry: Arc<Registry>,
+    counters: Arc<StageCounters>,
+    histograms: Vec<(&'static str, Histogram<u64>)>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+/// The registry this thread reports to, if any (for threads it spawns).
+pub fn current() -> Option<Arc<Registry>> {
+    LOCAL.with(|l| l.borrow().as_ref().map(|l| Arc::clone(&l.registry)))
+}
+
+/// Start reporting this thread to `registry` (None: no accounting).
+pub fn enter(registry: Option<Arc<Registry>>) {
+    LOCAL.with(|l| {
+        *l.borrow_mut() = registry.map(|registry| Local {
+            registry,
+            counters: Arc::new(StageCounters::default()),
+            histograms: Vec::new(),
+        })
+    });
+}
+
+/// Stop reporting; returns what this thread recorded (None if it reported nowhere).
+fn leave() -> Option<Local> {
+    LOCAL.with(|l| l.borrow_mut().take())
+}
+
+/// End this stage thread's accounting: its report goes to the registry it was entered with.
+pub fn finish_thread(name: &str, started: Instant) {
+    let Some(Local {
+        registry,
+        counters,
+        histograms,
+    }) = leave()
+    else {
+        return;
+    };
+    registry.report(ThreadReport {
+        name: name.to_string(),
+        tid: thread_id(),
+        wall_ns: started.elapsed().as_nanos() as u64,
+        cpu_ns: thread_cpu_ns(),
+        counters: counters.snapshot(),
+        histograms,
+    });
+}
+
+/// This thread's counters (registered with its report), or unregistered ones without accounting.
+pub fn counters() -> Arc<StageCounters> {
+    LOCAL
+        .with(|l| l.borrow().as_ref().map(|l| Arc::clone(&l.counters)))
+        .unwrap_or_default()
+}
+
+/// Record `ns` into this thread's histogram `kind`. No lock; a no-op without accounting.
+pub fn record(kind: &'static str, ns: u64) {
+    LOCAL.with(|l| {
+        if let Some(local) = l.borrow_mut().as_mut() {
+            let hist = match local.histograms.iter_mut().position(|(k, _)| *k == kind) {
+                Some(i) => &mut local.histograms[i].1,
+                None => {
+                    local.histograms.push((kind, new_histogram()));
+                    &mut local.histograms.last_mut().expect("just pushed").1
+                }
+            };
+            hist.saturating_record(ns.max(1));
+        }
+    });
+}
+
+/// Times a span into histogram `kind` when dropped (`let _t = metrics::span("chunk");`).
+#[must_use = "the span is recorded when dropped"]
+pub struct Span {
+    kind: &'static str,
+    started: Option<Instant>,
+}
+
+pub fn span(kind: &'static str) -> Span {
+    Span {
+        kind,
+        started: accounting_on().then(Instant::now),
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(t) = self.started {
+            record(self.kind, t.elapsed().as_nanos() as u64);
+        }
+    }
+}
+
+fn thread_id() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() as i64 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+/// CPU time of the calling thread: the kernel's own per-thread accounting (the same source as
+/// utime+stime in /proc/self/task/<tid>/stat, but in nanoseconds instead of 10 ms ticks).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// CPU time (user + system) of the whole process so far, all threads.
+pub fn process_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// A thread sampling the registry every `interval` until stopped.
+pub struct Sampler {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Start sampling (nothing is started when accounting is off). `tick` runs after each
+    /// sample on the sampler thread (a live monitor hooks in there).
+    pub fn start(
+        registry: &Arc<Registry>,
+        interval: Duration,
+        mut tick: impl FnMut(&Registry) + Send + 'static,
+    ) -> Sampler {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = accounting_on().then(|| {
+            let (registry, stop) = (Arc::clone(registry), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("sampler".into())
+                .spawn(move || loop {
+                    registry.sample();
+                    tick(&registry);
+                    let mut stopped = stop.0.lock();
+                    if !*stopped {
+                        stop.1.wait_for(&mut stopped, interval);
+                    }
+                    if *stopped {
+                        return;
+                    }
+                })
+                .ok()
+        });
+        Sampler {
+            stop,
+            thread: thread.flatten(),
+        }
+    }
+
+    /// Stop and wait for the thread (also on drop).
+    pub fn stop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Latency percentiles of a histogram, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean_ns: f64,
+    pub p50_ns: u64,
+    pub p90_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        Percentiles {
+            count: h.len(),
+            mean_ns: if h.is_empty() { 0.0 } else { h.mean() },
+            p50_ns: h.value_at_quantile(0.5),
+            p90_ns: h.value_at_quantile(0.9),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
+        }
+    }
+}
+
+/// Merge the histograms of `kind` over every thread whose report `include` accepts.
+pub fn merged(
+    threads: &[ThreadReport],
+    kind: &str,
+    include: impl Fn(&ThreadReport) -> bool,
+) -> Histogram<u64> {
+    let mut out = new_histogram();
+    for t in threads.iter().filter(|t| include(t)) {
+        for (k, h) in &t.histograms {
+            if *k == kind {
+                // Same bounds everywhere, so adding cannot fail.
+                let _ = out.add(h);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_stays_bounded_and_spans_the_run() {
+        let mut s = Series::new(8);
+        for i in 0..100u64 {
+            s.push(Sample {
+                at_ms: i,
+                ..Default::default()
+            });
+        }
+        assert!(s.samples.len() <= 8, "{}", s.samples.len());
+        let at: Vec<u64> = s.samples.iter().map(|x| x.at_ms).collect();
+        assert_eq!(at[0], 0);
+        assert!(*at.last().unwrap() >= 100 - s.stride, "{at:?}");
+        assert!(at.windows(2).all(|w| w[1] - w[0] == s.stride), "{at:?}");
+    }
+
+    #[test]
+    fn stage_threads_report_counters_histograms_and_cpu() {
+        let registry = Registry::new();
+        let _guard = registry.install();
+        let h = crate::stage::spawn("worker-0", || {
+            let c = counters();
+            StageCounters::add(&c.items_in, 3);
+            for ns in [10, 20, 30] {
+                record("chunk", ns);
+            }
+            let mut x = 0u64;
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_add(i * i);
+            }
+            std::hint::black_box(x);
+        })
+        .unwrap();
+        h.join().unwrap();
+        let threads = registry.threads();
+        assert_eq!(threads.len(), 1);
+        let t = &threads[0];
+        assert_eq!((t.name.as_str(), t.counters.items_in), ("worker-0", 3));
+        assert!(t.cpu_ns.unwrap() > 0 && t.wall_ns > 0);
+        let h = merged(&threads, "chunk", |_| true);
+        assert_eq!((h.len(), h.min(), h.max()), (3, 10, 30));
+        assert_eq!(merged(&threads, "read", |_| true).len(), 0);
+    }
+
+    #[test]
+    fn threads_without_a_registry_record_nothing() {
+        let h = crate::stage::spawn("lonely", || {
+            record("chunk", 5);
+            current().is_none()
+        })
+        .unwrap();
+        assert!(h.join().unwrap());
+    }
+
+    #[test]
+    fn sampler_samples_probes_and_stops() {
+        let registry = Registry::new();
+        let (tx, _rx) = crate::channel::bounded::<Vec<u8>>("q", 1 << 20);
+        tx.send(vec![0u8; 100]).unwrap();
+        registry.add_probe(tx.probe());
+        let mut sampler = Sampler::start(&registry, Duration::from_millis(1), |_| {});
+        crate::wait_until("two samples", || registry.series().samples.len() >= 2);
+        sampler.stop();
+        let s = registry.series();
+        assert_eq!(s.samples[0].queued, vec![100]);
+        assert_eq!(registry.channel_stats()[0].0, "q");
+    }
+}
