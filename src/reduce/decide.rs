@@ -13,7 +13,7 @@ use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band, Lcs};
 use crate::bio::kmer::KmerCoder;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
-use crate::reduce::index::{RepIndex, RepSeq};
+use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
@@ -189,7 +189,7 @@ pub struct Decider {
     params: Params,
     aligner: Aligner,
     lcs: Lcs,
-    hits: Vec<u32>,
+    hits: QueryScratch,
     shared: Vec<(u32, u32)>,
     member_pos: FxHashMap<u64, u32>,
     votes: FxHashMap<i64, u32>,
@@ -212,7 +212,7 @@ impl Decider {
             params,
             aligner,
             lcs: Lcs::new(),
-            hits: Vec::new(),
+            hits: QueryScratch::default(),
             shared: Vec::new(),
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),

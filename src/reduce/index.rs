@@ -57,6 +57,13 @@ struct Slot {
     last_used: u64,
 }
 
+/// One querying thread's scratch space for [`RepIndex::shared_counts`].
+#[derive(Default)]
+pub struct QueryScratch {
+    hits: Vec<u32>,
+    counts: Vec<u32>,
+}
+
 /// Figures for the end-of-run summary.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IndexStats {
@@ -182,9 +189,10 @@ impl RepIndex {
         &self,
         kmers: &[u64],
         since: u32,
-        hits: &mut Vec<u32>,
+        scratch: &mut QueryScratch,
         out: &mut Vec<(u32, u32)>,
     ) {
+        let QueryScratch { hits, counts } = scratch;
         hits.clear();
         // Walk all the query's chains in lock-step rather than one after another: each step's
         // loads are independent, so the CPU overlaps their cache misses (postings are scattered
@@ -209,6 +217,26 @@ impl RepIndex {
                 }
             }
             cursors.truncate(live);
+        }
+        // Count the hits per representative. When there are at least as many hits as
+        // representatives they could name (16S genes share most 10-mers with most
+        // representatives: ~10^6 hits per query), a counter per representative and one scan beat
+        // sorting the hits (the sort was 22% of a 16S run); the counters take no more memory
+        // than the hits. Below that, sorting the few hits is cheaper than scanning every counter
+        // (20k UniProt: 1.3x less CPU than always counting). Both give the same pairs.
+        let span = self.next_ordinal.saturating_sub(since) as usize;
+        if hits.len() >= span {
+            counts.clear();
+            counts.resize(span, 0);
+            for &rep in hits.iter() {
+                counts[(rep - since) as usize] += 1;
+            }
+            for (offset, &n) in counts.iter().enumerate() {
+                if n > 0 {
+                    out.push((since + offset as u32, n));
+                }
+            }
+            return;
         }
         hits.sort_unstable();
         let mut i = 0;
@@ -386,7 +414,7 @@ mod tests {
             assert_eq!(ord, i as u32);
         }
         let q = kmers(&coder, a);
-        let (mut hits, mut out) = (Vec::new(), Vec::new());
+        let (mut hits, mut out) = (QueryScratch::default(), Vec::new());
         index.shared_counts(&q, 0, &mut hits, &mut out);
         assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(out[0].1 as usize, q.len());
@@ -395,6 +423,55 @@ mod tests {
         assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), vec![2]);
         assert_eq!(index.exact(0, b"acgtacggttca").map(|r| r.ordinal), Some(0));
         assert!(index.exact(0, b"ACGTACGGTTCC").is_none());
+    }
+
+    /// Few hits (sorted) and many hits (counted per representative) give the same pairs as a
+    /// brute-force count over the representatives' k-mer sets.
+    #[test]
+    fn shared_counts_sorted_and_counted_paths_agree_with_brute_force() {
+        let coder = KmerCoder::new(Alphabet::Nucleotide, 8);
+        let mut index = RepIndex::new(coder, 1 << 30);
+        let mut rng = 777u64;
+        let mut next = || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            b"ACGT"[(rng >> 62) as usize]
+        };
+        let reps: Vec<Vec<u8>> = (0..300)
+            .map(|_| (0..40).map(|_| next()).collect())
+            .collect();
+        for (i, s) in reps.iter().enumerate() {
+            index.publish(Arc::from(&s[..]), &kmers(&coder, s), i as u64, i as u64);
+        }
+        let sets: Vec<std::collections::HashSet<u64>> = reps
+            .iter()
+            .map(|s| kmers(&coder, s).into_iter().collect())
+            .collect();
+        let mut scratch = QueryScratch::default();
+        // Query 3 against all 300 (few hits: sorted); a long query against the last 5 (counted).
+        let long: Vec<u8> = reps[295..].concat();
+        for (query, since, counted) in [(&reps[3], 0u32, false), (&long, 295, true)] {
+            let q = kmers(&coder, query);
+            let mut out = Vec::new();
+            index.shared_counts(&q, since, &mut scratch, &mut out);
+            let expected: Vec<(u32, u32)> = (since as usize..reps.len())
+                .map(|r| {
+                    (
+                        r as u32,
+                        q.iter().filter(|k| sets[r].contains(k)).count() as u32,
+                    )
+                })
+                .filter(|&(_, n)| n > 0)
+                .collect();
+            assert_eq!(out, expected, "since {since}");
+            let span = reps.len() - since as usize;
+            assert_eq!(
+                scratch.hits.len() >= span,
+                counted,
+                "path taken, since {since}"
+            );
+        }
     }
 
     #[test]
