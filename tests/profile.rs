@@ -275,3 +275,66 @@ fn unwritable_json_file_is_an_io_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing/dir/run.json"), "{err}");
 }
+
+#[test]
+fn monitor_logs_plain_lines_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (err, _) = reduce(dir.path(), &["--monitor", "-q"]);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("talaria monitor: "))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "terminal codes in a log");
+    // The final line is the finished run: every record, the whole input, the budget.
+    let last = lines.last().unwrap();
+    let size = std::fs::metadata(data("sample.fasta")).unwrap().len() as f64 / 1048576.0;
+    for needle in [
+        "100% 3000 records".to_string(),
+        format!("{size:.1}/{size:.1} MiB"),
+        "queues blocks ".to_string(),
+        "decided ".to_string(),
+        "/2048 MiB".to_string(),
+    ] {
+        assert!(last.contains(&needle), "missing {needle:?} in {last}");
+    }
+    assert!(lines[0].contains("cpu "), "{}", lines[0]);
+}
+
+#[test]
+fn monitor_needs_the_accounting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(
+        talaria()
+            .env("TALARIA_ACCOUNTING", "off")
+            .args(["reduce", "--monitor", "-i"])
+            .arg(data("tiny.fasta"))
+            .arg("-o")
+            .arg(dir.path().join("r.fa")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(
+        talaria()
+            .env("TALARIA_ACCOUNTING", "maybe")
+            .args(["reduce", "-i"])
+            .arg(data("tiny.fasta"))
+            .arg("-o")
+            .arg(dir.path().join("r.fa")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TALARIA_ACCOUNTING must be on or off"));
+}
+
+#[test]
+fn profile_with_accounting_off_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(talaria()
+        .env("TALARIA_ACCOUNTING", "off")
+        .args(["reduce", "--profile", "-q", "-i"])
+        .arg(data("sample.fasta"))
+        .arg("-o")
+        .arg(dir.path().join("r.fa")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("accounting off"), "{err}");
+    assert!(err.contains("bottleneck: unknown"), "{err}");
+}

@@ -10,6 +10,7 @@
 pub mod clstr;
 pub mod decide;
 pub mod index;
+pub mod monitor;
 pub mod pipeline;
 pub mod profile;
 mod profile_text;
@@ -17,5 +18,5 @@ pub mod report;
 pub mod summary;
 pub mod writer;
 
-pub use pipeline::{run, ReduceError, ReduceJob};
+pub use pipeline::{run, run_monitored, ReduceError, ReduceJob};
 pub use summary::Summary;

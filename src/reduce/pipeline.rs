@@ -112,7 +112,17 @@ impl Weighted for SketchedChunk {
 
 /// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
 pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
+    run_monitored(job, false)
+}
+
+/// [`run`], with the live `--monitor` view on stderr when `monitor` is set.
+pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceError> {
     let started = Instant::now();
+    if monitor && !metrics::accounting_on() {
+        return Err(ReduceError::Usage(
+            "--monitor reads the stage accounting, which TALARIA_ACCOUNTING=off turns off".into(),
+        ));
+    }
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
@@ -346,8 +356,12 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
                 match next {
                     Ok(Some(chunk)) => {
                         counters.count_in(chunk.weight());
-                        let _span = metrics::span("chunk");
-                        writer.write_chunk(chunk)?
+                        // Out: records decided and their input bytes (progress for --monitor).
+                        let done = (chunk.chunk.records.len() as u64, chunk.chunk.data.len());
+                        let span = metrics::span("chunk");
+                        writer.write_chunk(chunk)?;
+                        drop(span);
+                        counters.count_out_n(done.0, done.1);
                     }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
@@ -364,7 +378,20 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         })?
     };
 
-    let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, |_| {});
+    let mut monitor = monitor.then(|| {
+        use std::io::IsTerminal;
+        let size = input_file_bytes.filter(|_| compression == "none");
+        crate::reduce::monitor::Monitor::new(
+            size,
+            cfg.performance.memory_limit,
+            std::io::stderr().is_terminal(),
+        )
+    });
+    let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, move |r, last| {
+        if let Some(m) = monitor.as_mut() {
+            m.tick(r, last);
+        }
+    });
 
     // Join in pipeline order; the first failure upstream is the root cause.
     let read_result = reader.join();
@@ -406,7 +433,6 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     for sink in sinks {
         written.push(sink.commit()?);
     }
-    registry.sample();
     let index = index.read();
     let seconds = started.elapsed().as_secs_f64();
     let totals = crate::reduce::profile::RunTotals {

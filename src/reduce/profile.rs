@@ -72,6 +72,8 @@ pub struct StageProfile {
     pub ended_pct: f64,
     /// CPU time of its threads / (run wall time x threads).
     pub cpu_pct: Option<f64>,
+    /// Items are blocks (reader out, chunker in), chunks, or buffers (sinks); the writer's
+    /// output is counted as records decided and their input bytes.
     pub items_in: u64,
     pub items_out: u64,
     pub bytes_in: u64,
@@ -331,7 +333,7 @@ fn stage_profiles(threads: &[ThreadReport], run_ns: u64) -> Vec<StageProfile> {
     let mut names: Vec<&str> = threads.iter().map(|t| stage_of(&t.name)).collect();
     names.sort_by_key(|s| (stage_rank(s), s.to_string()));
     names.dedup();
-    let mut stages = names
+    names
         .into_iter()
         .map(|name| {
             let group: Vec<&ThreadReport> = threads
@@ -358,16 +360,7 @@ fn stage_profiles(threads: &[ThreadReport], run_ns: u64) -> Vec<StageProfile> {
                 bytes_out: sum(&|t| t.counters.bytes_out),
             }
         })
-        .collect::<Vec<_>>();
-    // The writer hands its output to the sink threads: what they took in is what it put out.
-    let to_sinks: (u64, u64) = stages
-        .iter()
-        .filter(|s| s.name.starts_with("writer-"))
-        .fold((0, 0), |(i, b), s| (i + s.items_in, b + s.bytes_in));
-    if let Some(w) = stages.iter_mut().find(|s| s.name == "writer") {
-        (w.items_out, w.bytes_out) = to_sinks;
-    }
-    stages
+        .collect()
 }
 
 fn thread_profiles(threads: &[ThreadReport]) -> Vec<ThreadProfile> {
