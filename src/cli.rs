@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use talaria::config::{self, AlphabetChoice, Overrides};
+use talaria::config::{self, AlphabetChoice, Overrides, ThreadAffinity};
 use talaria::reconstruct::ReconstructJob;
 use talaria::reduce::ReduceJob;
 use talaria_stages::sink::OutputPath;
@@ -25,6 +25,8 @@ pub enum Command {
     Reduce(ReduceArgs),
     /// Rebuild the original FASTA from a reduced FASTA and its deltas.
     Reconstruct(ReconstructArgs),
+    /// Print the CPU topology and where each stage thread of `reduce` would run.
+    Topology(TopologyArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -71,6 +73,75 @@ pub struct TuningArgs {
     /// Records per chunk (results do not depend on it) [performance.chunk_size].
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
+    /// Pin each aligner thread to its own CPU, as `talaria topology` shows [performance.numa.pin_threads].
+    #[arg(long)]
+    pub pin_threads: bool,
+    /// Where pinned aligners go: compact (fill one L3 domain first), scatter (spread over NUMA
+    /// nodes and L3 domains), none (no pinning) [performance.numa.thread_affinity].
+    #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
+    pub affinity: Option<ThreadAffinity>,
+    /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
+    #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
+    pub io_engine: Option<String>,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
+}
+
+/// `[alignment]` flags: the band each candidate alignment gets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AlignmentArgs {
+    /// Restrict alignments to a band of diagonals (false: whole matrix) [alignment.use_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub use_banding: Option<bool>,
+    /// Half-width of a fixed band, 0 = automatic [alignment.band_width].
+    #[arg(long, value_name = "N")]
+    pub band_width: Option<usize>,
+    /// Start narrow around the seed diagonals and widen only when needed [alignment.adaptive_banding].
+    #[arg(long, value_name = "BOOL")]
+    pub adaptive_banding: Option<bool>,
+    /// First half-width adaptive banding tries [alignment.min_band_width].
+    #[arg(long, value_name = "N")]
+    pub min_band_width: Option<usize>,
+    /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
+    #[arg(long, value_name = "N")]
+    pub max_band_width: Option<usize>,
+}
+
+/// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
+#[derive(Args, Debug)]
+pub struct TopologyArgs {
+    /// Aligner threads to plan for, 0 = all allowed CPUs [performance.threads].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// compact, scatter or none [performance.numa.thread_affinity].
+    #[arg(long, value_name = "HOW", value_parser = parse_affinity)]
+    pub affinity: Option<ThreadAffinity>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// TOML configuration file (default: $TALARIA_CONFIG when set).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_affinity(text: &str) -> Result<ThreadAffinity, String> {
+    ThreadAffinity::parse(text).ok_or_else(|| "expected compact, scatter or none".to_string())
+}
+
+impl TopologyArgs {
+    /// The configuration the plan follows (threads, affinity, big_little_aware).
+    pub fn config(&self) -> Result<config::Config, config::ConfigError> {
+        let overrides = Overrides {
+            threads: self.threads,
+            thread_affinity: self.affinity,
+            ..Overrides::default()
+        };
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from));
+        config::load(file.as_ref(), &overrides)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -140,9 +211,17 @@ impl TuningArgs {
             alphabet,
             kmer_size: self.kmer_size,
             max_candidates: self.max_candidates,
+            use_banding: self.alignment.use_banding,
+            band_width: self.alignment.band_width,
+            adaptive_banding: self.alignment.adaptive_banding,
+            min_band_width: self.alignment.min_band_width,
+            max_band_width: self.alignment.max_band_width,
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,
+            pin_threads: self.pin_threads.then_some(true),
+            thread_affinity: self.affinity,
+            io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
         })
     }
 

@@ -12,3 +12,4 @@ pub mod fasta;
 pub mod generate;
 pub mod reconstruct;
 pub mod reduce;
+pub mod topology;

@@ -59,6 +59,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Topology(args) => {
+            let config = args
+                .config()
+                .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
+            let topology = talaria_stages::topology::discover();
+            print!(
+                "{}",
+                talaria::topology::report(&topology, &config, args.json)
+            );
+            Ok(())
+        }
         Command::Config {
             action: ConfigAction::Show(tuning),
         } => {
@@ -85,6 +96,8 @@ fn read_failure_code(kind: Option<std::io::ErrorKind>) -> u8 {
         Some(NotFound | PermissionDenied | IsADirectory | Interrupted | OutOfMemory | Other) => {
             EXIT_IO
         }
+        // An engine that cannot read this kind of input (`--io-engine mmap` on stdin).
+        Some(Unsupported) => EXIT_USAGE,
         _ => EXIT_DATA,
     }
 }

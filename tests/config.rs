@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use talaria::config::{
     self, env_var_name, load_with_env, parse_size, show_with_env, AlphabetChoice, Config,
-    Overrides, NOT_IMPLEMENTED,
+    Overrides, ThreadAffinity, NOT_IMPLEMENTED,
 };
 use tempfile::TempDir;
 
@@ -110,8 +110,22 @@ fn every_flag_overrides() {
         threads: Some(2),
         memory_limit: Some(512 << 20),
         chunk_size: Some(10),
+        use_banding: Some(false),
+        band_width: Some(40),
+        adaptive_banding: Some(false),
+        min_band_width: Some(8),
+        max_band_width: Some(64),
+        pin_threads: Some(true),
+        thread_affinity: Some(ThreadAffinity::Scatter),
+        io_engine: Some(talaria::config::IoEngine::Uring),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
+    assert!(!c.alignment.use_banding);
+    assert_eq!(c.alignment.band_width, 40);
+    assert!(!c.alignment.adaptive_banding);
+    assert_eq!(c.alignment.min_band_width, 8);
+    assert_eq!(c.alignment.max_band_width, 64);
     assert_eq!(c.reduce.threshold, 0.95);
     assert_eq!(c.reduce.coverage, 0.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
@@ -120,6 +134,8 @@ fn every_flag_overrides() {
     assert_eq!(c.performance.threads, 2);
     assert_eq!(c.performance.memory_limit, 512 << 20);
     assert_eq!(c.performance.chunk_size, 10);
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
 }
 
 #[test]
@@ -134,9 +150,24 @@ fn every_key_from_the_environment() {
         ("TALARIA_PERFORMANCE_MEMORY_LIMIT", "1.5G"),
         ("TALARIA_PERFORMANCE_CHUNK_SIZE", "4096"),
         ("TALARIA_PERFORMANCE_BLOCK_SIZE", "64K"),
+        ("TALARIA_PERFORMANCE_NUMA_PIN_THREADS", "yes"),
+        ("TALARIA_PERFORMANCE_NUMA_THREAD_AFFINITY", "Scatter"),
+        ("TALARIA_PERFORMANCE_ARM_BIG_LITTLE_AWARE", "0"),
         ("TALARIA_LOG", "debug"),
+        ("TALARIA_ALIGNMENT_USE_BANDING", "off"),
+        ("TALARIA_ALIGNMENT_BAND_WIDTH", "50"),
+        ("TALARIA_ALIGNMENT_ADAPTIVE_BANDING", "FALSE"),
+        ("TALARIA_ALIGNMENT_MIN_BAND_WIDTH", "20"),
+        ("TALARIA_ALIGNMENT_MAX_BAND_WIDTH", "100"),
     ]);
     let c = load_with_env(None, &Overrides::default(), &vars).unwrap();
+    assert!(!c.alignment.use_banding);
+    assert_eq!(c.alignment.band_width, 50);
+    assert!(!c.alignment.adaptive_banding);
+    assert_eq!(
+        (c.alignment.min_band_width, c.alignment.max_band_width),
+        (20, 100)
+    );
     assert_eq!(c.reduce.threshold, 0.75);
     assert_eq!(c.reduce.coverage, 1.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
@@ -146,6 +177,9 @@ fn every_key_from_the_environment() {
     assert_eq!(c.performance.memory_limit, 3 << 29);
     assert_eq!(c.performance.chunk_size, 4096);
     assert_eq!(c.performance.block_size, 64 << 10);
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
+    assert!(!c.performance.arm.big_little_aware);
     assert_eq!(
         env_var_name("performance.memory_limit"),
         "TALARIA_PERFORMANCE_MEMORY_LIMIT"
@@ -356,10 +390,27 @@ fn guide_examples() {
         file_err("[performance]\nmemory_limit_gb = 16\nchunk_by_memory = true\n")
             .contains("'performance.chunk_by_memory'")
     );
-    assert!(file_err(
-        "[alignment]\n# Enable banded alignment for speed\nuse_banding = true\nband_width = 50\n"
-    )
-    .contains("'alignment.band_width'"));
+    // The guide's banding example is accepted as written.
+    let (_dir, path) = config_file(
+        "[alignment]\n# Enable banded alignment for speed\nuse_banding = true\nband_width = 50\n\
+         adaptive_banding = true\nmin_band_width = 20\nmax_band_width = 100\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.alignment.use_banding && c.alignment.adaptive_banding);
+    assert_eq!(
+        (
+            c.alignment.band_width,
+            c.alignment.min_band_width,
+            c.alignment.max_band_width
+        ),
+        (50, 20, 100)
+    );
+    assert!(file_err("[alignment]\nuse_banding = \"yes\"\n").contains("must be true or false"));
+    assert!(
+        file_err("[alignment]\nmin_band_width = 200\nmax_band_width = 100\n")
+            .contains("min_band_width' (200) must not exceed alignment.max_band_width (100")
+    );
+    assert!(file_err("[alignment]\nuse_sketching = true\n").contains("'alignment.use_sketching'"));
     assert_eq!(
         file_err("[performance]\nmemory_limit = \"16G\"\nmemory_limit_gb = 16\n"),
         ": keys 'performance.memory_limit' and 'performance.memory_limit_gb' both set \
@@ -466,4 +517,36 @@ fn process_environment_is_read() {
         .to_string()
         .starts_with("environment variable TALARIA_REDUCE_MAX_CANDIDATES"));
     assert!(config::show(None, &Overrides::default()).is_ok());
+}
+
+#[test]
+fn guide_numa_section() {
+    // The guide's "NUMA Optimization" example: the thread keys work, the memory keys are refused.
+    let (_dir, path) = config_file(
+        "[performance.numa]\npin_threads = true\nthread_affinity = \"scatter\"\n\
+         [performance.arm]\nbig_little_aware = false\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.performance.numa.pin_threads);
+    assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
+    assert!(!c.performance.arm.big_little_aware);
+    assert!(file_err("[performance.numa]\nnuma_aware = true\n")
+        .contains("'performance.numa.numa_aware'"));
+    assert_eq!(
+        file_err("[performance.numa]\nthread_affinity = \"spread\"\n"),
+        ": key 'performance.numa.thread_affinity' must be one of \"compact\", \"scatter\", \"none\", got \"spread\""
+    );
+    assert!(
+        file_err("[performance.numa]\npin_threads = \"yes\"\n").contains("must be true or false")
+    );
+    let shown = show_with_env(None, &Overrides::default(), &[]).unwrap();
+    assert!(
+        shown.contains("\n[performance.numa]\npin_threads = false"),
+        "{shown}"
+    );
+    assert!(shown.contains("thread_affinity = \"compact\""), "{shown}");
+    assert!(
+        shown.contains("\n[performance.arm]\nbig_little_aware = true"),
+        "{shown}"
+    );
 }

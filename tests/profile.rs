@@ -241,7 +241,7 @@ fn alignment_and_io_tables() {
         "band half-width: min ",
         "candidates per search: 0:",
         "identity of passed alignments: ",
-        "talaria i/o profile: reader mode buffered, compression none",
+        "talaria i/o profile: reader mode read, 1 MiB blocks, compression none",
         "writer-fasta",
         "bytes/call",
         "sketched",

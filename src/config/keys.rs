@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::AlphabetChoice;
+use super::{AlphabetChoice, IoEngine, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -19,11 +19,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("alignment.use_banding", BAND),
-    ("alignment.band_width", BAND),
-    ("alignment.adaptive_banding", BAND),
-    ("alignment.min_band_width", BAND),
-    ("alignment.max_band_width", BAND),
     ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
     ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
     ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
@@ -41,13 +36,7 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.cache_eviction", CACHE),
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
-    ("performance.parallel_io", IO),
     ("performance.io_threads", IO),
-    ("performance.io_buffer_size", "the reader's block size is performance.block_size"),
-    ("performance.use_async_io", IO),
-    ("performance.async_queue_size", IO),
-    ("performance.use_memory_mapping", MMAP),
-    ("performance.mmap_threshold_mb", MMAP),
     ("performance.use_page_locking", LOCK),
     ("performance.locked_memory_gb", LOCK),
     ("performance.intel.use_mkl", VENDOR),
@@ -58,13 +47,10 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.amd.ccx_affinity", VENDOR),
     ("performance.arm.use_neon", VENDOR),
     ("performance.arm.use_sve", VENDOR),
-    ("performance.arm.big_little_aware", VENDOR),
     ("performance.numa.numa_aware", NUMA),
     ("performance.numa.numa_nodes", NUMA),
     ("performance.numa.interleave_memory", NUMA),
     ("performance.numa.local_allocation", NUMA),
-    ("performance.numa.pin_threads", NUMA),
-    ("performance.numa.thread_affinity", NUMA),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -108,7 +94,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("monitoring.statsd_port", METRICS),
 ];
 
-const BAND: &str = "the band follows the seed diagonal with a half-width of (1 - threshold) x shorter length + 8 residues, not user-tunable yet";
 const SKETCH: &str =
     "there is no sketch-based candidate search yet; candidates come from the k-mer index";
 const SIMD: &str =
@@ -116,13 +101,10 @@ const SIMD: &str =
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
-const IO: &str =
-    "each output already has its own writer thread; the reader is one thread doing blocking reads";
-const MMAP: &str =
-    "regular uncompressed files of 64 MiB or more are memory-mapped; not tunable yet";
+const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
-const NUMA: &str = "thread placement is not configurable yet";
+const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
 const ALLOC: &str = "the memory allocator is chosen at build time";
 const NETWORK: &str = "network-storage tuning is not implemented";
@@ -137,13 +119,28 @@ pub(crate) enum Field {
     Alphabet,
     KmerSize,
     MaxCandidates,
+    UseBanding,
+    BandWidth,
+    AdaptiveBanding,
+    MinBandWidth,
+    MaxBandWidth,
     Threads,
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    IoEngine,
+    UseMemoryMapping,
+    MmapThresholdMb,
+    UseAsyncIo,
+    AsyncQueueSize,
+    IoBufferSize,
+    ParallelIo,
+    PinThreads,
+    ThreadAffinity,
+    BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 9;
+pub(crate) const FIELD_COUNT: usize = 24;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +165,12 @@ pub(crate) enum Kind {
         min: u64,
     },
     Alphabet,
+    /// true / false (environment: true, false, 1, 0, yes, no, on, off).
+    Bool,
+    /// "compact", "scatter" or "none".
+    Affinity,
+    /// "auto", "read", "mmap" or "uring".
+    IoEngine,
 }
 
 /// A typed value on its way into `Config`.
@@ -176,6 +179,9 @@ pub(crate) enum Value {
     Number(f64),
     Count(u64),
     Alphabet(AlphabetChoice),
+    Bool(bool),
+    Affinity(ThreadAffinity),
+    IoEngine(IoEngine),
 }
 
 pub(crate) struct KeySpec {
@@ -188,6 +194,9 @@ pub(crate) struct KeySpec {
 }
 
 const U32: u64 = u32::MAX as u64;
+/// Widest band half-width accepted: a million diagonals each side is already a full matrix for
+/// any pair under the default cell cap.
+const MAX_BAND: u64 = 1 << 20;
 
 /// The implemented keys. The first key naming a field is its canonical spelling (what `show`
 /// prints); later ones are aliases.
@@ -200,11 +209,28 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // against the alphabet once all sources are merged).
     KeySpec { name: "reduce.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: Some("--kmer-size") },
     KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--max-candidates") },
+    KeySpec { name: "alignment.use_banding", field: Field::UseBanding, kind: Kind::Bool, flag: Some("--use-banding") },
+    KeySpec { name: "alignment.band_width", field: Field::BandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--band-width") },
+    KeySpec { name: "alignment.adaptive_banding", field: Field::AdaptiveBanding, kind: Kind::Bool, flag: Some("--adaptive-banding") },
+    KeySpec { name: "alignment.min_band_width", field: Field::MinBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: false }, flag: Some("--min-band-width") },
+    KeySpec { name: "alignment.max_band_width", field: Field::MaxBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--max-band-width") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    // I/O engines (README, "Hardware and I/O").
+    KeySpec { name: "performance.io_engine", field: Field::IoEngine, kind: Kind::IoEngine, flag: Some("--io-engine") },
+    KeySpec { name: "performance.use_memory_mapping", field: Field::UseMemoryMapping, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.mmap_threshold_mb", field: Field::MmapThresholdMb, kind: Kind::Integer { min: 0, max: 1 << 30, auto: false }, flag: None },
+    KeySpec { name: "performance.use_async_io", field: Field::UseAsyncIo, kind: Kind::Bool, flag: None },
+    // io_uring allows 32768 entries; 4096 x the largest buffer is already far past any budget.
+    KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
+    KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
+    KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
+    KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
+    KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -319,6 +345,9 @@ impl Kind {
             ),
             Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
+            Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
         }
     }
 
@@ -334,6 +363,9 @@ impl Kind {
             (Kind::Size { min, max }, Value::Count(n)) => (min..=max).contains(&n),
             (Kind::Gib { min }, Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
+            (Kind::Bool, Value::Bool(_)) => true,
+            (Kind::Affinity, Value::Affinity(_)) => true,
+            (Kind::IoEngine, Value::IoEngine(_)) => true,
             _ => false,
         }
     }
@@ -351,6 +383,9 @@ impl Kind {
             (Kind::Gib { .. }, T::Float(x)) => Value::Count(gib_to_bytes(*x)?),
             (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
+            (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
+            (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
+            (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -365,6 +400,9 @@ impl Kind {
             Kind::Size { .. } => Value::Count(super::size::parse(text).ok()?),
             Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
+            Kind::Bool => Value::Bool(boolean(text)?),
+            Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
+            Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }
@@ -374,6 +412,15 @@ fn gib_to_bytes(gib: f64) -> Option<u64> {
     let bytes = gib * (1u64 << 30) as f64;
     // `as` saturates; reject instead of silently clamping.
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// `true`/`false` (any case), `1`/`0`, `yes`/`no`, `on`/`off`: what shells and schedulers pass.
+pub(crate) fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 fn alphabet(text: &str) -> Option<AlphabetChoice> {

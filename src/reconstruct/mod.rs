@@ -72,6 +72,7 @@ pub fn run(job: &ReconstructJob) -> Result<ReconstructSummary, ReconstructError>
         path: Some(job.deltas.clone()),
         engine: Engine::Read,
         mmap_threshold: u64::MAX,
+        ..InputSpec::default()
     })?;
     let (mut deltas, _header) = DeltaReader::new(deltas_input).map_err(deltas_err)?;
 
@@ -79,6 +80,7 @@ pub fn run(job: &ReconstructJob) -> Result<ReconstructSummary, ReconstructError>
         path: job.reduced.clone(),
         engine: Engine::Auto,
         mmap_threshold: 64 << 20,
+        ..InputSpec::default()
     };
     let reduced_input = Input::open(&reduced_spec)?;
     let reduced_name = reduced_input.name().to_string();

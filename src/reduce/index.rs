@@ -247,7 +247,7 @@ impl RepIndex {
         self.next_ordinal += 1;
         self.meta
             .push((seq.len().min(u32::MAX as usize) as u32, kmers.len() as u32));
-        if ordinal % 64 == 0 {
+        if ordinal.is_multiple_of(64) {
             self.alive_bits.push(0);
         }
         let new_bytes = seq.len() + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD;

@@ -7,11 +7,14 @@
 //! Decisions are made in parallel against snapshots of the representatives' index and completed
 //! in input order by the writer, so outputs are identical for any thread count or chunk size.
 
+pub mod banding;
 pub mod clstr;
 pub mod decide;
 pub mod index;
+pub mod io;
 pub mod monitor;
 pub mod pipeline;
+pub mod placement;
 pub mod profile;
 mod profile_text;
 pub mod report;

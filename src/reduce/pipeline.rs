@@ -9,6 +9,7 @@ use crate::config::{AlphabetChoice, Config};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
+use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::index::RepIndex;
@@ -21,7 +22,7 @@ use std::time::Instant;
 use talaria_stages::channel::{self, Receiver, Sender};
 use talaria_stages::metrics::{self, Registry, Sampler};
 use talaria_stages::ordered;
-use talaria_stages::reader::{self, Block, Engine, Input, InputSpec, ReadError};
+use talaria_stages::reader::{self, Block, ReadError};
 use talaria_stages::sink::{OutputPath, Sink, SinkError};
 use talaria_stages::stage::{self, StagePanic};
 use talaria_stages::Weighted;
@@ -32,8 +33,6 @@ const ALPHABET_PREFIX: usize = 1 << 20;
 /// The sampler's period: memory and queue fill every 100 ms (one /proc read and a lock per
 /// channel; costs nothing measurable, see README "Profiling").
 const SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-/// mmap regular files from this size up (below it a read is as fast and simpler).
-const MMAP_THRESHOLD: u64 = 64 << 20;
 
 /// Everything `reduce` needs, already validated.
 #[derive(Clone, Debug)]
@@ -136,12 +135,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     let budgets = Budgets::split(cfg.performance.memory_limit, workers);
 
     // Open the input and look at a fixed prefix to settle the alphabet before any thread starts.
-    let spec = InputSpec {
-        path: job.input.clone(),
-        engine: Engine::Auto,
-        mmap_threshold: MMAP_THRESHOLD,
-    };
-    let mut input = Input::open(&spec)?;
+    let spec = crate::reduce::io::input_spec(&cfg.performance, job.input.clone(), budgets.blocks);
+    let mut input = crate::reduce::io::open(&spec)?;
     let input_name = input.name().to_string();
     let mut prefix = Vec::with_capacity(ALPHABET_PREFIX);
     let mut prefix_reads = (0u64, 0u64);
@@ -179,6 +174,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         threshold: cfg.reduce.threshold,
         coverage: cfg.reduce.coverage,
         max_candidates: cfg.reduce.max_candidates,
+        band: BandPolicy::from_config(&cfg.alignment),
     };
 
     // Outputs first: an unwritable path fails before any work is done.
@@ -211,11 +207,17 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     };
 
     let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
-    let reader_name = input.engine_name().to_string();
+    let reader_name = crate::reduce::io::describe(&input, cfg.performance.block_size);
+    let blocks_budget = crate::reduce::io::block_channel_budget(
+        &input,
+        &spec,
+        budgets.blocks,
+        cfg.performance.block_size,
+    );
     let compression = format!("{:?}", input.compression()).to_lowercase();
     let input_file_bytes = input.size_hint();
 
-    let (block_tx, block_rx) = channel::bounded::<Block>("blocks", budgets.blocks);
+    let (block_tx, block_rx) = channel::bounded::<Block>("blocks", blocks_budget);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
     let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
@@ -296,13 +298,18 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     }
     drop((chunk_rx, sketch_tx));
 
+    let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let mut aligners = Vec::new();
     for i in 0..workers {
         let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let mut decider =
             Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
+            if let Some(pinning) = pinning {
+                pinning.pin_aligner(i);
+            }
             let counters = metrics::counters();
             while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
                 let span = metrics::span("chunk");
@@ -474,6 +481,10 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         index_evicted: index.stats.evicted,
         index_not_indexed: index.stats.not_indexed,
         too_large: stats.too_large,
+        band: params.band.describe(),
+        widened: stats.widened,
+        passed_after_widening: stats.passed_after_widening,
+        placement: pinning.map(|p| p.report()),
         profile,
     })
 }

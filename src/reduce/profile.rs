@@ -118,7 +118,7 @@ pub struct LatencyProfile {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct IoProfile {
-    /// "mmap" or "buffered".
+    /// The reader engine and its block size, as the summary names it.
     pub reader_mode: String,
     pub compression: String,
     pub read_bytes: u64,
@@ -157,8 +157,9 @@ pub struct AlignmentProfile {
     pub band_half_width_min: u64,
     pub band_half_width_mean: f64,
     pub band_half_width_max: u64,
-    /// Bands are fixed per pair (from the threshold and the shorter length): never widened.
+    /// Alignments re-run in a wider band (adaptive banding), and the joins that needed one.
     pub adaptive_widenings: u64,
+    pub joins_after_widening: u64,
     /// Passed alignments by identity percent: (percent, count), non-empty bins only.
     pub identity_pct: Vec<(u32, u64)>,
     pub exact_hits: u64,
@@ -472,7 +473,8 @@ fn alignment_profile(s: &DecideStats, wall_ns: u64) -> AlignmentProfile {
             0.0
         },
         band_half_width_max: s.band_max,
-        adaptive_widenings: 0,
+        adaptive_widenings: s.widened,
+        joins_after_widening: s.passed_after_widening,
         identity_pct: (0..=100u32)
             .filter(|&p| s.identity_pct[p as usize] > 0)
             .map(|p| (p, s.identity_pct[p as usize]))

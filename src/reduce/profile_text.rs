@@ -198,8 +198,12 @@ impl RunProfile {
         );
         let _ = writeln!(
             o,
-            "  band half-width: min {} mean {:.1} max {}; adaptive widenings {} (bands are fixed per pair)",
-            a.band_half_width_min, a.band_half_width_mean, a.band_half_width_max, a.adaptive_widenings
+            "  band half-width: min {} mean {:.1} max {} (over every alignment run); adaptive widenings {} ({} joins needed one)",
+            a.band_half_width_min,
+            a.band_half_width_mean,
+            a.band_half_width_max,
+            a.adaptive_widenings,
+            a.joins_after_widening
         );
         let _ = writeln!(
             o,

@@ -34,6 +34,12 @@ pub struct Summary {
     pub index_evicted: u64,
     pub index_not_indexed: u64,
     pub too_large: u64,
+    /// How alignments are banded (`BandPolicy::describe`).
+    pub band: String,
+    pub widened: u64,
+    pub passed_after_widening: u64,
+    /// Where the aligners ran, when pinned (`--pin-threads`).
+    pub placement: Option<crate::reduce::placement::PlacementReport>,
     /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
     #[serde(skip)]
     pub profile: crate::reduce::profile::RunProfile,
@@ -94,18 +100,23 @@ impl fmt::Display for Summary {
         writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
         writeln!(
             f,
-            "  input: {} ({}, reader: {}), {} k={}, threshold {}",
+            "  input: {} ({}), {} k={}, threshold {}\n  reader: {}",
             self.input_name,
             self.compression,
-            self.reader,
             self.alphabet,
             self.kmer_size,
-            self.threshold
+            self.threshold,
+            self.reader
         )?;
         writeln!(
             f,
             "  alignments: {} run, {} passed; writer re-checks {} ({} joined), redone after eviction {}",
             self.alignments, self.alignments_passed, self.rechecks, self.recheck_joins, self.redone
+        )?;
+        writeln!(
+            f,
+            "  band: {}; widened {} times, {} joins needed a wider band",
+            self.band, self.widened, self.passed_after_widening
         )?;
         write!(
             f,
@@ -128,6 +139,10 @@ impl fmt::Display for Summary {
                 self.too_large
             )?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if let Some(placement) = &self.placement {
+            writeln!(f, "  {placement}")?;
+        }
+        Ok(())
     }
 }

@@ -102,7 +102,7 @@ impl Series {
         }
     }
     pub fn push(&mut self, sample: Sample) {
-        let keep = self.ticks % self.stride == 0;
+        let keep = self.ticks.is_multiple_of(self.stride);
         self.ticks += 1;
         if !keep {
             return;
@@ -114,7 +114,7 @@ impl Series {
                 i % 2 == 1
             });
             self.stride *= 2;
-            if (self.ticks - 1) % self.stride != 0 {
+            if !(self.ticks - 1).is_multiple_of(self.stride) {
                 return;
             }
         }
@@ -245,19 +245,18 @@ pub fn enter(registry: Option<Arc<Registry>>, name: &str) {
 }
 
 /// Stop reporting; returns what this thread recorded (None if it reported nowhere).
-fn leave() -> Option<(
-    Arc<Registry>,
-    Arc<StageCounters>,
-    Vec<(&'static str, Histogram<u64>)>,
-)> {
-    LOCAL
-        .with(|l| l.borrow_mut().take())
-        .map(|l| (l.registry, l.counters, l.histograms))
+fn leave() -> Option<Local> {
+    LOCAL.with(|l| l.borrow_mut().take())
 }
 
 /// End this stage thread's accounting: its report goes to the registry it was entered with.
 pub fn finish_thread(name: &str, started: Instant) {
-    let Some((registry, counters, histograms)) = leave() else {
+    let Some(Local {
+        registry,
+        counters,
+        histograms,
+    }) = leave()
+    else {
         return;
     };
     registry.report(ThreadReport {

@@ -1,14 +1,27 @@
-//! Input readers. A regular uncompressed file at or above the mmap threshold is memory-mapped
-//! (sequential advice, pages dropped behind the reader); pipes, stdin and compressed input use
-//! buffered reads. Compression (gzip incl. multi-member/bgzip, zstd, bzip2, xz) is sniffed from
-//! the first bytes, never by seeking or by the file name, so pipes work.
-//! A reader must not hold more than a block and the mapping's unreleased window in memory, must
-//! not panic on a bad file (every failure is a [`ReadError`] naming the file and the offset), and
-//! knows nothing about FASTA.
+//! Input readers, one per I/O engine, all delivering the same bytes:
+//! - `read`: buffered read(2) calls; the fallback everywhere.
+//! - `mmap`: a regular file memory-mapped, with sequential advice and pages dropped behind the
+//!   reader (a file larger than memory never accumulates in the resident set).
+//! - `uring`: io_uring reads kept several deep into a fixed set of reused buffers
+//!   ([`uring`]); regular files and pipes alike. Where io_uring is unavailable (ENOSYS, EPERM:
+//!   old kernel, seccomp) the input is read with `read` and [`Input::fallback`] says why.
+//! - `auto`: mmap for a regular uncompressed file at or above the threshold; otherwise io_uring
+//!   when asynchronous I/O is on; otherwise `read`.
+//!
+//! Compression (gzip incl. multi-member/bgzip, zstd, bzip2, xz) is sniffed from the first
+//! bytes, never by seeking or by the file name, so pipes work; compressed bytes from any engine
+//! are decoded the same way, optionally on a thread of their own ([`inflate`]).
+//! A reader must not hold more than a block, its engine's fixed buffers and the mapping's
+//! unreleased window in memory, must not panic on a bad file (every failure is a [`ReadError`]
+//! naming the file and the offset), and knows nothing about FASTA.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+
+pub mod inflate;
+pub mod uring;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -34,11 +47,40 @@ impl Compression {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
-    /// mmap for regular uncompressed files >= mmap_threshold, buffered reads otherwise.
+    /// mmap for a regular uncompressed file >= `mmap_threshold`; else io_uring when `async_io`;
+    /// else buffered reads.
     Auto,
     Read,
-    /// mmap where possible (a regular, non-empty, uncompressed file), buffered reads otherwise.
+    /// mmap a regular file (compressed files are decoded from the mapping). Anything else
+    /// (stdin, a pipe, a fifo) is an error of kind `Unsupported`: it cannot be mapped.
     Mmap,
+    /// io_uring for any input, falling back to buffered reads where io_uring is unavailable.
+    Uring,
+}
+
+impl Engine {
+    /// As users write it: "auto", "read", "mmap", "uring".
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Auto => "auto",
+            Engine::Read => "read",
+            Engine::Mmap => "mmap",
+            Engine::Uring => "uring",
+        }
+    }
+}
+
+/// The engine actually reading an open input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Used {
+    Read,
+    Mmap,
+    /// `depth` reads in flight (1 on a pipe: `stream`), each of `buffer_size` bytes.
+    Uring {
+        depth: usize,
+        buffer_size: usize,
+        stream: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -46,7 +88,32 @@ pub struct InputSpec {
     /// `None` = standard input.
     pub path: Option<PathBuf>,
     pub engine: Engine,
+    /// `Auto` maps regular uncompressed files at least this large (`u64::MAX`: never).
     pub mmap_threshold: u64,
+    /// `Auto` reads with io_uring what it does not map.
+    pub async_io: bool,
+    /// io_uring: reads kept in flight on a regular file (buffers allocated).
+    pub uring_depth: usize,
+    /// io_uring: bytes per read (and per buffer).
+    pub uring_buffer: usize,
+    /// Decompress on a thread of its own, with a raw-byte channel of this many bytes between
+    /// the `reader-raw` thread and the decoder; 0 = decode on the reading thread.
+    pub inflate_thread_budget: usize,
+}
+
+impl Default for InputSpec {
+    /// Standard input, `Auto`, mmap from 64 MiB, no io_uring, decoding on the reading thread.
+    fn default() -> Self {
+        InputSpec {
+            path: None,
+            engine: Engine::Auto,
+            mmap_threshold: 64 << 20,
+            async_io: false,
+            uring_depth: 100,
+            uring_buffer: 64 << 10,
+            inflate_thread_budget: 0,
+        }
+    }
 }
 
 /// What went wrong reading, where. Display: `"<path>: <message> (at decompressed byte N)"`.
@@ -129,6 +196,23 @@ impl MappedFile {
     }
 }
 
+impl BufRead for MappedFile {
+    /// The rest of the mapping (compressed input decoded straight from the map).
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(&self.map[self.pos..])
+    }
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.map.len());
+        self.release_behind();
+    }
+}
+
+impl Read for MappedFile {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        Ok(self.read_with(out.len(), |bytes| out[..bytes.len()].copy_from_slice(bytes)))
+    }
+}
+
 enum Source {
     Mapped(MappedFile),
     Stream(Box<dyn Read + Send>),
@@ -141,6 +225,10 @@ pub struct Input {
     compression: Compression,
     size: Option<u64>,
     delivered: u64,
+    used: Used,
+    fallback: Option<String>,
+    inflate_thread: bool,
+    buffer_bytes: usize,
 }
 
 fn sniff(head: &[u8]) -> Compression {
@@ -166,10 +254,87 @@ fn open_error(path: &str, e: &std::io::Error) -> ReadError {
     }
 }
 
+/// Gather up to [`SNIFF_LEN`] bytes (a pipe may deliver the magic in pieces), or fewer at EOF.
+fn read_head(reader: &mut dyn Read) -> std::io::Result<Vec<u8>> {
+    let mut head = vec![0u8; SNIFF_LEN];
+    let mut got = 0;
+    while got < SNIFF_LEN {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    Ok(head)
+}
+
+/// The decoder for `compression` over a buffered source (the source itself when plain).
+fn decoder<R: BufRead + Send + 'static>(
+    name: &str,
+    source: R,
+    compression: Compression,
+) -> Result<Box<dyn Read + Send>, ReadError> {
+    Ok(match compression {
+        Compression::None => Box::new(source),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(source).map_err(|e| open_error(name, &e))?,
+        ),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(source)),
+        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(source)),
+    })
+}
+
+/// `--io-engine mmap` on something that is not a regular file.
+fn not_mappable(name: &str) -> ReadError {
+    ReadError {
+        path: name.into(),
+        message: "the mmap engine needs a regular file; standard input, pipes and fifos cannot \
+                  be memory-mapped (use the auto, read or uring engine)"
+            .into(),
+        offset: None,
+        kind: Some(std::io::ErrorKind::Unsupported),
+    }
+}
+
+/// An owned duplicate of a borrowed descriptor, as a `File`.
+trait AsFdDup {
+    fn as_fd_dup(&self) -> std::io::Result<File>;
+}
+
+impl<T: std::os::fd::AsFd> AsFdDup for T {
+    fn as_fd_dup(&self) -> std::io::Result<File> {
+        Ok(File::from(self.as_fd().try_clone_to_owned()?))
+    }
+}
+
 impl Input {
+    /// Open the input with the engine `spec` asks for (see [`Engine`] for what each does with
+    /// which kind of input).
     pub fn open(spec: &InputSpec) -> Result<Input, ReadError> {
+        let wants_uring =
+            spec.engine == Engine::Uring || (spec.engine == Engine::Auto && spec.async_io);
         let Some(path) = &spec.path else {
-            return Input::from_reader("<stdin>", Box::new(std::io::stdin()), None);
+            if spec.engine == Engine::Mmap {
+                return Err(not_mappable("<stdin>"));
+            }
+            let mut fallback = None;
+            if wants_uring {
+                // A duplicate of fd 0, so the ring's reads never race std's (unused) buffer.
+                let fd = std::io::stdin()
+                    .lock()
+                    .as_fd_dup()
+                    .map_err(|e| open_error("<stdin>", &e))?;
+                match uring::UringSource::new(fd, spec.uring_depth, spec.uring_buffer) {
+                    Ok(source) => return Input::from_uring("<stdin>", source, None, spec),
+                    Err(uring::Unavailable(why)) => fallback = Some(why),
+                }
+            }
+            let mut input = Input::from_stream("<stdin>", Box::new(std::io::stdin()), None, spec)?;
+            input.fallback = fallback;
+            return Ok(input);
         };
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| open_error(&name, &e))?;
@@ -184,87 +349,184 @@ impl Input {
         }
         let regular = meta.is_file();
         let size = regular.then_some(meta.len());
-        let want_map = regular
-            && meta.len() > 0
-            && match spec.engine {
-                Engine::Mmap => true,
-                Engine::Auto => meta.len() >= spec.mmap_threshold,
-                Engine::Read => false,
-            };
-        if want_map {
-            // SAFETY: the file is opened read-only and talaria never writes to its input. The one
-            // hazard of any mmap reader remains: another process truncating the file while it is
-            // read makes the access fault (SIGBUS), which we accept for regular input files.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| open_error(&name, &e))?;
-            if sniff(&map[..map.len().min(SNIFF_LEN)]) == Compression::None {
-                let _ = map.advise(memmap2::Advice::Sequential);
-                return Ok(Input {
-                    name,
-                    source: Source::Mapped(MappedFile {
-                        map,
-                        pos: 0,
-                        released: 0,
-                    }),
-                    compression: Compression::None,
-                    size,
-                    delivered: 0,
-                });
-            }
-            // Compressed: decode through buffered reads (the file position is still 0).
+        if spec.engine == Engine::Mmap && !regular {
+            return Err(not_mappable(&name));
         }
-        Input::from_reader(&name, Box::new(file), size)
+        let plain = regular && {
+            let mut head = [0u8; SNIFF_LEN];
+            let mut got = 0;
+            while got < SNIFF_LEN {
+                match file.read_at(&mut head[got..], got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(open_error(&name, &e)),
+                }
+            }
+            sniff(&head[..got]) == Compression::None
+        };
+        let want_map = match spec.engine {
+            Engine::Mmap => true,
+            Engine::Auto => plain && meta.len() > 0 && meta.len() >= spec.mmap_threshold,
+            Engine::Read | Engine::Uring => false,
+        };
+        if want_map {
+            return Input::from_map(&name, &file, size, spec);
+        }
+        let mut fallback = None;
+        if wants_uring {
+            let fd = file.try_clone().map_err(|e| open_error(&name, &e))?;
+            match uring::UringSource::new(fd, spec.uring_depth, spec.uring_buffer) {
+                Ok(source) => return Input::from_uring(&name, source, size, spec),
+                Err(uring::Unavailable(why)) => fallback = Some(why),
+            }
+        }
+        let mut input = Input::from_stream(&name, Box::new(file), size, spec)?;
+        input.fallback = fallback;
+        Ok(input)
+    }
+
+    fn from_map(
+        name: &str,
+        file: &File,
+        size: Option<u64>,
+        spec: &InputSpec,
+    ) -> Result<Input, ReadError> {
+        let mut input = Input {
+            name: name.into(),
+            source: Source::Stream(Box::new(std::io::empty())),
+            compression: Compression::None,
+            size,
+            delivered: 0,
+            used: Used::Mmap,
+            fallback: None,
+            inflate_thread: false,
+            buffer_bytes: 0,
+        };
+        if size == Some(0) {
+            return Ok(input); // nothing to map (a zero-length mapping is an error)
+        }
+        // SAFETY: the file is opened read-only and talaria never writes to its input. The one
+        // hazard of any mmap reader remains: another process truncating the file while it is
+        // read makes the access fault (SIGBUS), which we accept for regular input files.
+        let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| open_error(name, &e))?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        input.compression = sniff(&map[..map.len().min(SNIFF_LEN)]);
+        let mapped = MappedFile {
+            map,
+            pos: 0,
+            released: 0,
+        };
+        input.source = if input.compression == Compression::None {
+            Source::Mapped(mapped)
+        } else {
+            Source::Stream(input.decode(mapped, spec)?)
+        };
+        Ok(input)
+    }
+
+    fn from_uring(
+        name: &str,
+        mut source: uring::UringSource,
+        size: Option<u64>,
+        spec: &InputSpec,
+    ) -> Result<Input, ReadError> {
+        let head = read_head(&mut source).map_err(|e| open_error(name, &e))?;
+        let mut input = Input {
+            name: name.into(),
+            source: Source::Stream(Box::new(std::io::empty())),
+            compression: sniff(&head),
+            size,
+            delivered: 0,
+            used: Used::Uring {
+                depth: source.depth(),
+                buffer_size: source.buffer_size(),
+                stream: !source.seekable(),
+            },
+            fallback: None,
+            inflate_thread: false,
+            buffer_bytes: source.buffer_bytes(),
+        };
+        input.source = Source::Stream(input.decode(Cursor::new(head).chain(source), spec)?);
+        Ok(input)
+    }
+
+    fn from_stream(
+        name: &str,
+        mut reader: Box<dyn Read + Send>,
+        size: Option<u64>,
+        spec: &InputSpec,
+    ) -> Result<Input, ReadError> {
+        let head = read_head(&mut reader).map_err(|e| open_error(name, &e))?;
+        let mut input = Input {
+            name: name.into(),
+            source: Source::Stream(Box::new(std::io::empty())),
+            compression: sniff(&head),
+            size,
+            delivered: 0,
+            used: Used::Read,
+            fallback: None,
+            inflate_thread: false,
+            buffer_bytes: 0,
+        };
+        let buffered = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(reader));
+        input.source = Source::Stream(input.decode(buffered, spec)?);
+        Ok(input)
+    }
+
+    /// The decoded stream over `raw`, decoded here or (compressed, with an inflate budget)
+    /// with the raw reads moved to a `reader-raw` thread.
+    fn decode<R: BufRead + Send + 'static>(
+        &mut self,
+        raw: R,
+        spec: &InputSpec,
+    ) -> Result<Box<dyn Read + Send>, ReadError> {
+        if self.compression == Compression::None || spec.inflate_thread_budget == 0 {
+            return decoder(&self.name, raw, self.compression);
+        }
+        let channel = inflate::spawn(Box::new(raw), spec.inflate_thread_budget)
+            .map_err(|e| open_error(&self.name, &e))?;
+        self.inflate_thread = true;
+        decoder(&self.name, channel, self.compression)
     }
 
     /// Wrap any byte stream (stdin, a pipe, a test buffer) under the display name `name`;
     /// compression is sniffed from its first bytes (peeked, never seeked). `size` is what
-    /// [`Input::size_hint`] reports.
+    /// [`Input::size_hint`] reports. Read with buffered reads, decoded on the calling thread.
     pub fn from_reader(
         name: &str,
-        mut reader: Box<dyn Read + Send>,
+        reader: Box<dyn Read + Send>,
         size: Option<u64>,
     ) -> Result<Input, ReadError> {
-        // A pipe may deliver the magic bytes in pieces: gather SNIFF_LEN bytes (or EOF) first.
-        let mut head = vec![0u8; SNIFF_LEN];
-        let mut got = 0;
-        while got < SNIFF_LEN {
-            match reader.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(open_error(name, &e)),
-            }
-        }
-        head.truncate(got);
-        let compression = sniff(&head);
-        let buffered = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(reader));
-        let stream: Box<dyn Read + Send> = match compression {
-            Compression::None => Box::new(buffered),
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-            Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::with_buffer(buffered)
-                    .map_err(|e| open_error(name, &e))?,
-            ),
-            Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
-            Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(buffered)),
-        };
-        Ok(Input {
-            name: name.into(),
-            source: Source::Stream(stream),
-            compression,
-            size,
-            delivered: 0,
-        })
+        Input::from_stream(name, reader, size, &InputSpec::default())
     }
 
     pub fn compression(&self) -> Compression {
         self.compression
     }
-    /// "mmap" or "buffered".
+    /// "read", "mmap" or "io_uring": the engine actually reading.
     pub fn engine_name(&self) -> &'static str {
-        match self.source {
-            Source::Mapped(_) => "mmap",
-            Source::Stream(_) => "buffered",
+        match self.used {
+            Used::Read => "read",
+            Used::Mmap => "mmap",
+            Used::Uring { .. } => "io_uring",
         }
+    }
+    /// The engine actually reading, with its parameters.
+    pub fn engine(&self) -> Used {
+        self.used
+    }
+    /// Why io_uring was asked for but not used (the input is then read with `read`).
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+    /// Whether decompression runs on its own thread (raw reads on `reader-raw`).
+    pub fn inflate_thread(&self) -> bool {
+        self.inflate_thread
+    }
+    /// Bytes held by the engine's own fixed buffers (io_uring's ring of buffers; 0 otherwise).
+    pub fn buffer_bytes(&self) -> usize {
+        self.buffer_bytes
     }
     /// Size of the underlying file when it is a regular file (compressed size if compressed).
     pub fn size_hint(&self) -> Option<u64> {

@@ -1,4 +1,4 @@
-//! Reader tests: every compression plain, multi-member and truncated; mmap and buffered engines;
+//! Reader tests: every compression plain, multi-member and truncated; every engine (read, mmap, io_uring, the inflate thread);
 //! pipes, a fifo and a real child process's stdin; error messages; the block stage.
 
 use super::*;
@@ -73,6 +73,7 @@ fn spec(path: &Path, engine: Engine, mmap_threshold: u64) -> InputSpec {
         path: Some(path.to_path_buf()),
         engine,
         mmap_threshold,
+        ..InputSpec::default()
     }
 }
 
@@ -104,7 +105,7 @@ fn every_compression_is_sniffed_and_decoded_from_a_file() {
         );
         let mut input = Input::open(&spec(&path, Engine::Read, 0)).unwrap();
         assert_eq!(input.compression(), kind);
-        assert_eq!(input.engine_name(), "buffered");
+        assert_eq!(input.engine_name(), "read");
         assert_eq!(
             input.size_hint(),
             Some(std::fs::metadata(&path).unwrap().len())
@@ -199,8 +200,8 @@ fn regular_files_are_mapped_at_the_threshold_and_compressed_ones_never() {
     let plain = write_file(dir.path(), "plain.fa", &data);
     let cases = [
         (Engine::Auto, 1_000_000, "mmap"),
-        (Engine::Auto, 1_000_001, "buffered"),
-        (Engine::Read, 0, "buffered"),
+        (Engine::Auto, 1_000_001, "read"),
+        (Engine::Read, 0, "read"),
         (Engine::Mmap, u64::MAX, "mmap"),
     ];
     for (engine, threshold, expected) in cases {
@@ -219,22 +220,24 @@ fn regular_files_are_mapped_at_the_threshold_and_compressed_ones_never() {
         "plain.fa.gz",
         &compress(Compression::Gzip, &data),
     );
-    let mut input = Input::open(&spec(&gz, Engine::Mmap, 0)).unwrap();
-    assert_eq!(
-        (input.engine_name(), input.compression()),
-        ("buffered", Compression::Gzip)
-    );
-    assert!(read_all(&mut input).unwrap() == data);
+    // Auto never maps a compressed file; an explicit mmap decodes from the mapping.
+    for (engine, expected) in [(Engine::Auto, "read"), (Engine::Mmap, "mmap")] {
+        let mut input = Input::open(&spec(&gz, engine, 0)).unwrap();
+        assert_eq!(
+            (input.engine_name(), input.compression()),
+            (expected, Compression::Gzip)
+        );
+        assert!(read_all(&mut input).unwrap() == data);
+    }
 }
 
 #[test]
 fn empty_file_reads_as_empty_with_any_engine() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "empty.fa", b"");
-    for engine in [Engine::Auto, Engine::Read, Engine::Mmap] {
+    for engine in [Engine::Auto, Engine::Read, Engine::Mmap, Engine::Uring] {
         let mut input = Input::open(&spec(&path, engine, 0)).unwrap();
-        assert_eq!(input.engine_name(), "buffered");
-        assert!(read_all(&mut input).unwrap().is_empty());
+        assert!(read_all(&mut input).unwrap().is_empty(), "{engine:?}");
     }
 }
 
@@ -247,7 +250,10 @@ fn io_read_gives_the_same_bytes_for_every_engine() {
     for (path, engine) in [
         (&plain, Engine::Mmap),
         (&plain, Engine::Read),
+        (&plain, Engine::Uring),
         (&zst, Engine::Auto),
+        (&zst, Engine::Uring),
+        (&zst, Engine::Mmap),
     ] {
         let mut input = Input::open(&spec(path, engine, 0)).unwrap();
         let mut out = Vec::new();
@@ -371,7 +377,7 @@ fn pipes_are_read_while_the_writer_is_still_writing() {
     let mut input = Input::from_reader("<pipe>", Box::new(reader), None).unwrap();
     assert_eq!(
         (input.compression(), input.engine_name()),
-        (Compression::Gzip, "buffered")
+        (Compression::Gzip, "read")
     );
     assert!(read_all(&mut input).unwrap() == data);
     feeder.join().unwrap();
@@ -379,7 +385,7 @@ fn pipes_are_read_while_the_writer_is_still_writing() {
 
 #[test]
 #[cfg(unix)]
-fn a_fifo_path_falls_back_to_buffered_reads() {
+fn a_fifo_path_is_read_by_read_and_uring_and_refused_by_mmap() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
     let c_path = std::ffi::CString::new(fifo.display().to_string()).unwrap();
@@ -387,23 +393,40 @@ fn a_fifo_path_falls_back_to_buffered_reads() {
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
     let data = fasta(300_000, 10);
     let packed = compress(Compression::Bzip2, &data);
-    let feeder = {
+    // Opening a fifo waits for a writer: one that opens and closes.
+    let opener = {
         let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(fifo)
-                .unwrap()
-                .write_all(&packed)
-        })
+        std::thread::spawn(move || drop(std::fs::OpenOptions::new().write(true).open(fifo)))
     };
-    let mut input = Input::open(&spec(&fifo, Engine::Mmap, 0)).unwrap();
-    assert_eq!(
-        (input.engine_name(), input.compression(), input.size_hint()),
-        ("buffered", Compression::Bzip2, None)
-    );
-    assert!(read_all(&mut input).unwrap() == data);
-    feeder.join().unwrap().unwrap();
+    let e = Input::open(&spec(&fifo, Engine::Mmap, 0)).err().unwrap();
+    opener.join().unwrap();
+    assert_eq!(e.kind, Some(std::io::ErrorKind::Unsupported));
+    assert!(e.message.contains("cannot be memory-mapped"), "{e}");
+    for engine in [Engine::Auto, Engine::Uring] {
+        let feeder = {
+            let (fifo, packed) = (fifo.clone(), packed.clone());
+            std::thread::spawn(move || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(fifo)
+                    .unwrap()
+                    .write_all(&packed)
+            })
+        };
+        let mut input = Input::open(&spec(&fifo, engine, 0)).unwrap();
+        assert_eq!(
+            (input.compression(), input.size_hint()),
+            (Compression::Bzip2, None)
+        );
+        if engine == Engine::Uring && input.fallback().is_none() {
+            let Used::Uring { depth, stream, .. } = input.engine() else {
+                panic!("{:?}", input.engine())
+            };
+            assert_eq!((depth, stream), (1, true), "a pipe has one read in flight");
+        }
+        assert!(read_all(&mut input).unwrap() == data);
+        feeder.join().unwrap().unwrap();
+    }
 }
 
 const STDIN_CHILD: &str = "TALARIA_STAGES_STDIN_CHILD";
@@ -413,13 +436,26 @@ fn stdin_of_a_real_process_is_read_and_decompressed() {
     let data = fasta(600_000, 11);
     if std::env::var_os(STDIN_CHILD).is_some() {
         // Child: standard input is the parent's pipe.
-        let mut input = Input::open(&InputSpec {
-            path: None,
+        let e = Input::open(&InputSpec {
             engine: Engine::Mmap,
-            mmap_threshold: 0,
+            ..InputSpec::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(e.kind, Some(std::io::ErrorKind::Unsupported));
+        let mut input = Input::open(&InputSpec {
+            engine: Engine::Uring,
+            inflate_thread_budget: 4 << 20,
+            ..InputSpec::default()
         })
         .unwrap();
-        assert_eq!((input.name(), input.engine_name()), ("<stdin>", "buffered"));
+        let expected = if input.fallback().is_some() {
+            "read"
+        } else {
+            "io_uring"
+        };
+        assert_eq!((input.name(), input.engine_name()), ("<stdin>", expected));
+        assert!(input.inflate_thread());
         assert_eq!(input.compression(), Compression::Zstd);
         assert!(
             read_all(&mut input).unwrap() == data,
@@ -568,4 +604,146 @@ fn input_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Input>();
     assert_send::<Block>();
+}
+
+/// Every engine x every compression x with and without the inflate thread, tiny io_uring
+/// buffers (many reads, short last read) and odd depths: the same bytes.
+#[test]
+fn every_engine_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fasta(700_001, 21);
+    for kind in ALL {
+        let path = write_file(
+            dir.path(),
+            &format!("e.{}", kind.name()),
+            &compress(kind, &data),
+        );
+        for engine in [Engine::Auto, Engine::Read, Engine::Mmap, Engine::Uring] {
+            for (depth, buffer, inflate) in [(100, 64 << 10, 0), (3, 4099, 1 << 20), (1, 1, 0)] {
+                let mut input = Input::open(&InputSpec {
+                    path: Some(path.clone()),
+                    engine,
+                    mmap_threshold: 0,
+                    async_io: true,
+                    uring_depth: depth,
+                    uring_buffer: buffer,
+                    inflate_thread_budget: inflate,
+                })
+                .unwrap();
+                let what = format!("{kind:?} {engine:?} depth {depth} buffer {buffer}");
+                assert!(read_all(&mut input).unwrap() == data, "{what}");
+                assert_eq!(input.compression(), kind, "{what}");
+                assert_eq!(
+                    input.inflate_thread(),
+                    inflate > 0 && kind != Compression::None
+                );
+                if engine == Engine::Uring && input.fallback().is_none() {
+                    assert_eq!(
+                        input.engine(),
+                        Used::Uring {
+                            depth,
+                            buffer_size: buffer,
+                            stream: false
+                        }
+                    );
+                    assert_eq!(input.buffer_bytes(), depth * buffer);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn auto_picks_by_threshold_async_io_and_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fasta(200_000, 22);
+    let plain = write_file(dir.path(), "a.fa", &data);
+    let gz = write_file(dir.path(), "a.fa.gz", &compress(Compression::Gzip, &data));
+    let uring = if uring::UringSource::new(File::open(&plain).unwrap(), 1, 4096).is_ok() {
+        "io_uring"
+    } else {
+        "read"
+    };
+    for (path, threshold, async_io, expected) in [
+        (&plain, 0, false, "mmap"),
+        (&plain, 0, true, "mmap"),
+        (&plain, u64::MAX, false, "read"),
+        (&plain, u64::MAX, true, uring),
+        (&gz, 0, false, "read"),
+        (&gz, 0, true, uring),
+    ] {
+        let mut input = Input::open(&InputSpec {
+            path: Some(path.clone()),
+            mmap_threshold: threshold,
+            async_io,
+            ..InputSpec::default()
+        })
+        .unwrap();
+        assert_eq!(
+            input.engine_name(),
+            expected,
+            "{path:?} {threshold} {async_io}"
+        );
+        assert!(read_all(&mut input).unwrap() == data);
+    }
+}
+
+/// Dropping a source with reads in flight (a pipe whose writer never writes) returns: the
+/// reads are cancelled and waited for before the buffers are freed.
+#[test]
+fn dropping_a_uring_source_with_a_read_in_flight_returns() {
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills the two descriptors it is given.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    use std::os::fd::FromRawFd;
+    // SAFETY: both descriptors were just created and are owned by these Files alone.
+    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let Ok(mut source) = uring::UringSource::new(read_end, 8, 4096) else {
+        eprintln!("io_uring unavailable here: nothing to test");
+        return;
+    };
+    (&write_end).write_all(b"abc").unwrap();
+    let mut got = [0u8; 3];
+    source.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"abc");
+    // The next read is now in flight and no byte will come.
+    drop(source);
+    drop(write_end);
+}
+
+#[test]
+fn the_test_hook_makes_uring_fall_back_to_read() {
+    // Run in a child process: the variable must not leak into the other tests of this process.
+    const CHILD: &str = "TALARIA_STAGES_FALLBACK_CHILD";
+    let dir = tempfile::tempdir().unwrap();
+    let data = fasta(100_000, 23);
+    let path = write_file(dir.path(), "f.fa", &data);
+    if std::env::var_os(CHILD).is_some() {
+        let mut input = Input::open(&spec(&path, Engine::Uring, 0)).unwrap();
+        assert_eq!(input.engine_name(), "read");
+        assert!(
+            input.fallback().unwrap().contains("ENOSYS"),
+            "{:?}",
+            input.fallback()
+        );
+        assert!(read_all(&mut input).unwrap() == data);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "reader::tests::the_test_hook_makes_uring_fall_back_to_read",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env(uring::DISABLE_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
 }
