@@ -1,7 +1,8 @@
 //! `talaria reduce --monitor`: a live view on stderr while the run goes, driven by the sampler
 //! thread. On a terminal, one line redrawn twice a second: progress bar, records and input
 //! bytes decided, rate, ETA (when the input size is known), per-stage CPU over the last interval,
-//! queue fill and memory against the limit. Otherwise one plain log line every 5 seconds.
+//! queue fill and memory against the limit. Otherwise one plain log line at the start, every 5
+//! seconds, and a closing line for the finished run (with each stage's CPU over the whole run).
 //! It only reads counters the stages keep anyway; it must not slow or change the run, and it
 //! clears its line before the end-of-run report is printed.
 
@@ -52,7 +53,6 @@ impl Monitor {
     /// Called by the sampler after each sample; `last` at the end of the run (a log gets a
     /// final line, a terminal gets its line cleared for the report).
     pub fn tick(&mut self, registry: &Registry, last: bool) {
-        let every = if self.tty { TTY_EVERY } else { LOG_EVERY };
         let now = Instant::now();
         if last && self.tty {
             if self.drawn {
@@ -61,11 +61,11 @@ impl Monitor {
             }
             return;
         }
-        if !last && self.last_print.is_some_and(|t| now - t < every) {
+        if !self.due(now, last) {
             return;
         }
         self.last_print = Some(now);
-        let line = self.line(registry, now);
+        let line = self.line(registry, now, last);
         let mut err = std::io::stderr().lock();
         let _ = if self.tty {
             self.drawn = true;
@@ -76,8 +76,16 @@ impl Monitor {
         let _ = err.flush();
     }
 
-    /// The status text (no terminal control codes).
-    pub fn line(&mut self, registry: &Registry, now: Instant) -> String {
+    /// Whether a line is printed at `now`: the first tick, the last one (a log's closing line),
+    /// and then once per period (500 ms on a terminal, 5 s in a log).
+    fn due(&self, now: Instant, last: bool) -> bool {
+        let every = if self.tty { TTY_EVERY } else { LOG_EVERY };
+        last || self.last_print.is_none_or(|t| now - t >= every)
+    }
+
+    /// The status text (no terminal control codes). On the `last` line the stage threads have
+    /// ended, so it gives each stage's CPU over the whole run instead of over the last period.
+    pub fn line(&mut self, registry: &Registry, now: Instant, last: bool) -> String {
         let live = registry.live_counters();
         let get = |stage: &str| {
             live.iter()
@@ -100,7 +108,11 @@ impl Monitor {
                     "?".into()
                 };
                 let bar = if self.tty {
-                    format!("[{}{}] ", "#".repeat(filled), ".".repeat(BAR_WIDTH - filled))
+                    format!(
+                        "[{}{}] ",
+                        "#".repeat(filled),
+                        ".".repeat(BAR_WIDTH - filled)
+                    )
                 } else {
                     String::new()
                 };
@@ -116,7 +128,11 @@ impl Monitor {
                 mib(done_bytes)
             )),
         }
-        parts.push(format!("cpu {}", self.stage_cpu(now)));
+        parts.push(if last {
+            format!("cpu over the run {}", run_cpu(registry, secs))
+        } else {
+            format!("cpu {}", self.stage_cpu(now))
+        });
         let queues: Vec<String> = registry
             .channel_stats()
             .into_iter()
@@ -133,11 +149,7 @@ impl Monitor {
         parts.push(format!("queues {}", queues.join(" ")));
         let rss = talaria_stages::memory::statm_rss_bytes();
         parts.push(match rss {
-            Some(r) => format!(
-                "mem {:.0}/{:.0} MiB",
-                mib(r),
-                mib(self.memory_limit)
-            ),
+            Some(r) => format!("mem {:.0}/{:.0} MiB", mib(r), mib(self.memory_limit)),
             None => "mem unknown".into(),
         });
         parts.join(" | ")
@@ -179,11 +191,83 @@ impl Monitor {
     }
 }
 
+/// CPU % per stage over `secs` from the finished threads' reports (100% = one CPU).
+fn run_cpu(registry: &Registry, secs: f64) -> String {
+    let mut by_stage: Vec<(String, f64)> = Vec::new();
+    for t in registry.threads() {
+        let stage = stage_of(&t.name);
+        if stage.starts_with("writer-") {
+            continue;
+        }
+        let pct = 100.0 * t.cpu_ns.unwrap_or(0) as f64 / 1e9 / secs;
+        match by_stage.iter_mut().find(|(s, _)| s == stage) {
+            Some((_, p)) => *p += pct,
+            None => by_stage.push((stage.to_string(), pct)),
+        }
+    }
+    if by_stage.is_empty() {
+        return "unknown".into();
+    }
+    by_stage
+        .iter()
+        .map(|(s, p)| format!("{s} {p:.0}%"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Drop for Monitor {
     /// Leave the terminal line clean for the end-of-run report.
     fn drop(&mut self) {
         if self.tty && self.drawn {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_prints_at_start_every_five_seconds_and_at_the_end() {
+        let mut m = Monitor::new(None, 1 << 30, false);
+        let t0 = Instant::now();
+        assert!(m.due(t0, false));
+        m.last_print = Some(t0);
+        assert!(!m.due(t0 + Duration::from_millis(4900), false));
+        assert!(m.due(t0 + Duration::from_millis(4900), true));
+        assert!(m.due(t0 + LOG_EVERY, false));
+        let mut tty = Monitor::new(None, 1 << 30, true);
+        tty.last_print = Some(t0);
+        assert!(!tty.due(t0 + Duration::from_millis(400), false));
+        assert!(tty.due(t0 + TTY_EVERY, false));
+    }
+
+    #[test]
+    fn lines_carry_progress_queues_and_memory() {
+        let registry = Registry::new();
+        let mut m = Monitor::new(Some(4 << 20), 2 << 30, true);
+        m.started = Instant::now() - Duration::from_secs(2);
+        let line = m.line(&registry, Instant::now(), false);
+        // Nothing decided yet: an empty bar, no ETA, the budget in MiB.
+        assert!(
+            line.starts_with(&format!(
+                "[{}] 0% 0 records, 0.0/4.0 MiB, 0 rec/s, ETA ?",
+                ".".repeat(BAR_WIDTH)
+            )),
+            "{line}"
+        );
+        assert!(line.contains("| queues "), "{line}");
+        assert!(
+            line.contains("/2048 MiB") || line.contains("mem unknown"),
+            "{line}"
+        );
+        let mut log = Monitor::new(None, 2 << 30, false);
+        let line = log.line(&registry, Instant::now(), true);
+        assert!(
+            line.starts_with("0 records, 0.0 MiB, 0 rec/s (input size unknown: no ETA)"),
+            "{line}"
+        );
+        assert!(line.contains("cpu over the run unknown"), "{line}");
     }
 }

@@ -128,8 +128,9 @@ pub struct IoProfile {
     pub read_seconds: f64,
     pub read_mb_per_s: f64,
     pub outputs: Vec<OutputIo>,
-    /// Time in read and write calls / wall time, percent (capped at 100).
-    pub io_wait_pct: f64,
+    /// Time in read and write calls / wall time, percent (capped at 100); None (JSON null) with
+    /// TALARIA_ACCOUNTING=off, when those calls are not timed.
+    pub io_wait_pct: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -451,7 +452,8 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
         read_seconds: read_ns as f64 / 1e9,
         read_mb_per_s: per_second(read_bytes as f64 / 1e6, read_ns),
         outputs,
-        io_wait_pct: pct(read_ns as f64 + write_ns, wall_ns as f64),
+        io_wait_pct: metrics::accounting_on()
+            .then(|| pct(read_ns as f64 + write_ns, wall_ns as f64)),
     }
 }
 
@@ -638,12 +640,15 @@ fn kpis(p: &RunProfile) -> Vec<Kpi> {
         "n/a",
         ">90% (warning <70%, critical <50%)",
     ));
-    out.push(kpi(
-        "i/o wait",
-        format!("{:.1}%", p.io.io_wait_pct),
-        grade_low(p.io.io_wait_pct, 10.0, 30.0, 50.0),
-        "<10% (warning >30%, critical >50%)",
-    ));
+    out.push(match p.io.io_wait_pct {
+        Some(w) => kpi(
+            "i/o wait",
+            format!("{w:.1}%"),
+            grade_low(w, 10.0, 30.0, 50.0),
+            "<10% (warning >30%, critical >50%)",
+        ),
+        None => kpi("i/o wait", "unknown".into(), "n/a", "<10%"),
+    });
     out
 }
 

@@ -25,9 +25,7 @@ const HIST_SIGFIG: u8 = 2;
 /// refuses any value but `on` and `off`).
 pub fn accounting_on() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        std::env::var("TALARIA_ACCOUNTING").as_deref() != Ok("off")
-    })
+    *ON.get_or_init(|| std::env::var("TALARIA_ACCOUNTING").as_deref() != Ok("off"))
 }
 
 /// A fresh latency histogram in nanoseconds.
@@ -495,7 +493,9 @@ mod tests {
             Some(("aligner (1)".to_string(), 267))
         );
         assert_eq!(parse_task_stat("12 (x) R 1 2"), None);
-        assert!(task_cpu_ticks().iter().any(|(tid, _, _)| *tid == thread_id()));
+        assert!(task_cpu_ticks()
+            .iter()
+            .any(|(tid, _, _)| *tid == thread_id()));
     }
 
     #[test]
