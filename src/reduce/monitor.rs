@@ -69,7 +69,9 @@ impl Monitor {
         let mut err = std::io::stderr().lock();
         let _ = if self.tty {
             self.drawn = true;
-            write!(err, "\r\x1b[2K{line}")
+            // One row only: a wrapped line could not be redrawn in place.
+            let width = talaria_stages::term::stderr_columns().unwrap_or(80);
+            write!(err, "\r\x1b[2K{}", fit(&line, width))
         } else {
             writeln!(err, "talaria monitor: {line}")
         };
@@ -191,6 +193,15 @@ impl Monitor {
     }
 }
 
+/// `line` cut to `width - 1` characters (the last column left free so the cursor never wraps).
+fn fit(line: &str, width: usize) -> &str {
+    let max = width.saturating_sub(1).max(1);
+    match line.char_indices().nth(max) {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
+}
+
 /// CPU % per stage over `secs` from the finished threads' reports (100% = one CPU).
 fn run_cpu(registry: &Registry, secs: f64) -> String {
     let mut by_stage: Vec<(String, f64)> = Vec::new();
@@ -241,6 +252,13 @@ mod tests {
         tty.last_print = Some(t0);
         assert!(!tty.due(t0 + Duration::from_millis(400), false));
         assert!(tty.due(t0 + TTY_EVERY, false));
+    }
+
+    #[test]
+    fn terminal_lines_fit_one_row() {
+        assert_eq!(fit("abcdef", 4), "abc");
+        assert_eq!(fit("abc", 80), "abc");
+        assert_eq!(fit("abc", 0), "a");
     }
 
     #[test]
