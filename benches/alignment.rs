@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use talaria::bio::alignment::{Aligner, Band};
+use talaria::bio::alignment::{Aligner, Band, Lcs};
 use talaria::bio::alphabet::Alphabet;
 
 const HALF_WIDTH: usize = 32;
@@ -66,6 +66,15 @@ fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>,
     group.throughput(Throughput::Elements(cells));
     group.bench_function(format!("{name}/banded{HALF_WIDTH}"), |b| {
         b.iter(|| aligner.align_banded(black_box(&member), black_box(&representative), band))
+    });
+
+    // The LCS bound that rules pairs out before any DP (full matrix, no early stop).
+    group.throughput(Throughput::Elements(
+        (member.len() * representative.len()) as u64,
+    ));
+    let mut lcs = Lcs::new();
+    group.bench_function(format!("{name}/lcs_bound"), |b| {
+        b.iter(|| lcs.length(black_box(&member), black_box(&representative)))
     });
     group.finish();
 }

@@ -146,6 +146,45 @@ fn scatter_spreads_over_l3_domains_and_numa_nodes() {
     }
 }
 
+/// A two-socket SMT server as the placement tests model it: 2 NUMA nodes x 4 L3 domains x
+/// 8 cores x 2 PUs = 128 CPUs; hwloc numbers a core's two PUs consecutively.
+const SMT_SERVER: &str = "pack:2 numa:1 l3:4 core:8 pu:2";
+
+#[test]
+fn smt_server_compact_and_scatter() {
+    if !hwloc_built() {
+        return;
+    }
+    let plan = |threads: &str, affinity: &str| {
+        aligners(&topology_json(
+            Some(SMT_SERVER),
+            &["--threads", threads, "--affinity", affinity],
+        ))
+    };
+    let core = |cpu: u64| cpu / 2;
+    // compact: the 8 cores of L3 domain 0 (one PU each), then domain 1.
+    let compact = plan("10", "compact");
+    let l3: Vec<u64> = compact.iter().map(|p| p.1).collect();
+    assert_eq!(l3, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1], "{compact:?}");
+    let cores: BTreeSet<u64> = compact.iter().map(|p| core(p.0)).collect();
+    assert_eq!(cores.len(), 10, "{compact:?}");
+    // scatter: alternate NUMA nodes, each node's L3 domains in turn; all 8 domains used.
+    let scatter = plan("8", "scatter");
+    let numa: Vec<u64> = scatter.iter().map(|p| p.2).collect();
+    assert_eq!(numa, [0, 1, 0, 1, 0, 1, 0, 1], "{scatter:?}");
+    let l3: BTreeSet<u64> = scatter.iter().map(|p| p.1).collect();
+    assert_eq!(l3.len(), 8, "{scatter:?}");
+    // Past 64 workers every core has one; only then do SMT siblings take work.
+    let full = plan("70", "compact");
+    let cores: BTreeSet<u64> = full[..64].iter().map(|p| core(p.0)).collect();
+    assert_eq!(cores.len(), 64);
+    for p in &full[64..] {
+        assert_eq!(p.0 % 2, 1, "sibling PU expected: {p:?}");
+    }
+    let cpus: BTreeSet<u64> = full.iter().map(|p| p.0).collect();
+    assert_eq!(cpus.len(), 70, "distinct CPUs while there are enough");
+}
+
 #[test]
 fn smt_siblings_come_last_and_text_names_the_source() {
     if !hwloc_built() {
@@ -174,6 +213,22 @@ fn smt_siblings_come_last_and_text_names_the_source() {
         text.contains("aligner-1      aligner     2     1  8\n"),
         "{text}"
     );
+}
+
+#[test]
+fn unusable_synthetic_description_is_named_and_this_machine_is_shown() {
+    if !hwloc_built() {
+        return;
+    }
+    // hwloc quietly loads this machine when HWLOC_SYNTHETIC does not parse; talaria must not
+    // then present this machine as the synthetic one, nor treat its allowed set as meaningless.
+    let json = topology_json(Some("not a topology"), &["--threads", "2"]);
+    let note = json["note"].as_str().expect("a note names the bad source");
+    assert!(
+        note.contains("synthetic: not a topology is not usable, so hwloc read this machine"),
+        "{note}"
+    );
+    assert_eq!(numbers(&json["allowed_cpus"]), my_cpus());
 }
 
 #[test]

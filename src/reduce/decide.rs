@@ -9,7 +9,7 @@
 //! larger ordinals, a decision made against an older snapshot of the index can be completed by
 //! looking only at representatives published since — see `reduce::writer`.
 
-use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band};
+use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band, Lcs};
 use crate::bio::kmer::KmerCoder;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
@@ -106,6 +106,9 @@ pub struct DecideStats {
     pub widened: u64,
     /// Alignments that passed only after widening.
     pub passed_after_widening: u64,
+    /// Candidates skipped without aligning: their longest common subsequence with the record
+    /// (an upper bound on any alignment's identical columns) is below the threshold.
+    pub ruled_out_by_lcs: u64,
     /// Candidate searches run (one per record a worker searched, plus the writer's re-checks).
     pub searches: u64,
     /// Searches by candidates found: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, more.
@@ -133,6 +136,7 @@ impl Default for DecideStats {
             too_large: 0,
             widened: 0,
             passed_after_widening: 0,
+            ruled_out_by_lcs: 0,
             searches: 0,
             candidates_hist: [0; 8],
             max_candidates_seen: 0,
@@ -163,6 +167,7 @@ impl DecideStats {
         self.too_large += o.too_large;
         self.widened += o.widened;
         self.passed_after_widening += o.passed_after_widening;
+        self.ruled_out_by_lcs += o.ruled_out_by_lcs;
         self.searches += o.searches;
         for (a, b) in self.candidates_hist.iter_mut().zip(&o.candidates_hist) {
             *a += b;
@@ -183,6 +188,7 @@ impl DecideStats {
 pub struct Decider {
     params: Params,
     aligner: Aligner,
+    lcs: Lcs,
     hits: Vec<u32>,
     shared: Vec<(u32, u32)>,
     member_pos: FxHashMap<u64, u32>,
@@ -205,6 +211,7 @@ impl Decider {
         Decider {
             params,
             aligner,
+            lcs: Lcs::new(),
             hits: Vec::new(),
             shared: Vec::new(),
             member_pos: FxHashMap::default(),
@@ -307,9 +314,21 @@ impl Decider {
     /// agree on (widened as `BandPolicy` says); a join when identity and coverage reach the
     /// thresholds.
     fn try_join(&mut self, seq: &[u8], rep: &RepSeq) -> Option<Join> {
-        let seed = self.seed(seq, &rep.seq);
         let lens = (seq.len(), rep.seq.len());
         let threshold = self.params.threshold;
+        // No alignment has more identical columns than the LCS: skip the pairs it rules out,
+        // with the very test an alignment must pass below (exact: they would fail in any band).
+        // `need` only lets the LCS stop early; it is kept below the first passing count.
+        let shorter = lens.0.min(lens.1);
+        if shorter > 0 {
+            let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
+            let lcs = self.lcs.length_up_to(seq, &rep.seq, need);
+            if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
+                self.stats.ruled_out_by_lcs += 1;
+                return None;
+            }
+        }
+        let seed = self.seed(seq, &rep.seq);
         let mut band = self.params.band.first(threshold, seed, lens.0.min(lens.1));
         let mut widenings = 0;
         let (aln, identity) = loop {

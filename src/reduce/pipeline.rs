@@ -484,6 +484,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         too_large: stats.too_large,
         band: params.band.describe(),
         widened: stats.widened,
+        ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
         profile,

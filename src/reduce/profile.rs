@@ -164,6 +164,8 @@ pub struct AlignmentProfile {
     /// Passed alignments by identity percent: (percent, count), non-empty bins only.
     pub identity_pct: Vec<(u32, u64)>,
     pub exact_hits: u64,
+    /// Candidates skipped because their LCS with the record is below the threshold.
+    pub ruled_out_by_lcs: u64,
     pub searches: u64,
     pub candidates: u64,
     pub candidates_per_search: f64,
@@ -482,6 +484,7 @@ fn alignment_profile(s: &DecideStats, wall_ns: u64) -> AlignmentProfile {
             .map(|p| (p, s.identity_pct[p as usize]))
             .collect(),
         exact_hits: s.exact_hits,
+        ruled_out_by_lcs: s.ruled_out_by_lcs,
         searches: s.searches,
         candidates: s.candidates,
         candidates_per_search: if s.searches > 0 {

@@ -207,8 +207,14 @@ impl RunProfile {
         );
         let _ = writeln!(
             o,
-            "  candidates: {} searches, {} candidates ({:.2} per search, max {}), {} verified by alignment, {} exact duplicates (no alignment)",
-            a.searches, a.candidates, a.candidates_per_search, a.max_candidates, a.alignments, a.exact_hits
+            "  candidates: {} searches, {} candidates ({:.2} per search, max {}), {} ruled out by their LCS, {} alignments run, {} exact duplicates (no alignment)",
+            a.searches,
+            a.candidates,
+            a.candidates_per_search,
+            a.max_candidates,
+            a.ruled_out_by_lcs,
+            a.alignments,
+            a.exact_hits
         );
         let hist: Vec<String> = a
             .candidates_hist

@@ -37,6 +37,8 @@ pub struct Summary {
     /// How alignments are banded (`BandPolicy::describe`).
     pub band: String,
     pub widened: u64,
+    /// Candidates skipped without aligning: LCS below the threshold.
+    pub ruled_out_by_lcs: u64,
     pub passed_after_widening: u64,
     /// Where the aligners ran, when pinned (`--pin-threads`).
     pub placement: Option<crate::reduce::placement::PlacementReport>,
@@ -110,8 +112,13 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  alignments: {} run, {} passed; writer re-checks {} ({} joined), redone after eviction {}",
-            self.alignments, self.alignments_passed, self.rechecks, self.recheck_joins, self.redone
+            "  alignments: {} run, {} passed, {} candidates ruled out by LCS; writer re-checks {} ({} joined), redone after eviction {}",
+            self.alignments,
+            self.alignments_passed,
+            self.ruled_out_by_lcs,
+            self.rechecks,
+            self.recheck_joins,
+            self.redone
         )?;
         writeln!(
             f,

@@ -5,10 +5,12 @@
 //! rather than exceed its cell cap.
 
 mod banded;
+mod lcs;
 mod scoring;
 #[cfg(test)]
 mod tests;
 
+pub use lcs::Lcs;
 pub use scoring::Scoring;
 
 use crate::bio::alphabet::Alphabet;

@@ -93,16 +93,77 @@ fn objects(topo: &HwTopology, ty: ObjectType) -> Vec<&TopologyObject> {
 }
 
 /// Whether hwloc loaded this machine, and a note naming the synthetic or XML source otherwise.
+/// hwloc silently falls back to this machine when the variable's description or file is bad, so
+/// each is checked here the way hwloc would take it.
 fn describe_source() -> (bool, Option<String>) {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let forced_this_system = var("HWLOC_THISSYSTEM").as_deref() == Some("1");
-    let note = if let Some(desc) = var("HWLOC_SYNTHETIC") {
-        Some(format!("synthetic: {desc}"))
+    let (source, valid) = if let Some(desc) = var("HWLOC_SYNTHETIC") {
+        let valid = raw::accepts(|t| raw::set_synthetic(t, &desc));
+        (format!("synthetic: {desc}"), valid)
+    } else if let Some(path) = var("HWLOC_XMLFILE") {
+        let valid = raw::accepts(|t| raw::set_xml(t, &path));
+        (format!("XML: {path}"), valid)
     } else {
-        var("HWLOC_XMLFILE").map(|path| format!("XML: {path}"))
+        return (true, None);
     };
-    match note {
-        Some(note) if !forced_this_system => (false, Some(note)),
-        _ => (true, None),
+    match (valid, forced_this_system) {
+        (false, _) => (
+            true,
+            Some(format!(
+                "{source} is not usable, so hwloc read this machine"
+            )),
+        ),
+        (true, true) => (
+            true,
+            Some(format!(
+                "{source}, taken as this machine (HWLOC_THISSYSTEM=1)"
+            )),
+        ),
+        (true, false) => (false, Some(source)),
+    }
+}
+
+/// The few libhwloc calls the `hwloc2` crate does not expose, declared here (same library).
+mod raw {
+    use std::ffi::{c_char, c_int, c_void, CString};
+
+    extern "C" {
+        fn hwloc_topology_init(topology: *mut *mut c_void) -> c_int;
+        fn hwloc_topology_set_synthetic(topology: *mut c_void, description: *const c_char)
+            -> c_int;
+        fn hwloc_topology_set_xml(topology: *mut c_void, path: *const c_char) -> c_int;
+        fn hwloc_topology_load(topology: *mut c_void) -> c_int;
+        fn hwloc_topology_destroy(topology: *mut c_void);
+    }
+
+    pub(super) fn set_synthetic(topology: *mut c_void, description: &str) -> bool {
+        let Ok(text) = CString::new(description) else {
+            return false;
+        };
+        // SAFETY: `topology` comes from hwloc_topology_init; `text` outlives the call.
+        unsafe { hwloc_topology_set_synthetic(topology, text.as_ptr()) == 0 }
+    }
+
+    pub(super) fn set_xml(topology: *mut c_void, path: &str) -> bool {
+        let Ok(text) = CString::new(path) else {
+            return false;
+        };
+        // SAFETY: as above.
+        unsafe { hwloc_topology_set_xml(topology, text.as_ptr()) == 0 }
+    }
+
+    /// Whether a fresh topology configured by `set` loads.
+    pub(super) fn accepts(set: impl FnOnce(*mut c_void) -> bool) -> bool {
+        let mut topology: *mut c_void = std::ptr::null_mut();
+        // SAFETY: init/destroy pair on a pointer hwloc allocates; load only after init succeeded.
+        unsafe {
+            if hwloc_topology_init(&mut topology) != 0 {
+                return false;
+            }
+            let ok = set(topology) && hwloc_topology_load(topology) == 0;
+            hwloc_topology_destroy(topology);
+            ok
+        }
     }
 }

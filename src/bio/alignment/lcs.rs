@@ -1,0 +1,194 @@
+//! Longest common subsequence length, bit-parallel: an exact upper bound on the identical columns
+//! of *any* alignment of two sequences (every alignment's identical columns form a common
+//! subsequence), used to skip alignments that cannot reach an identity threshold. Residues
+//! compare equal ignoring ASCII case, as `Alignment::identical` counts them.
+//!
+//! Hyyrö's bit-vector recurrence: one machine word holds 64 target positions, so a pair costs
+//! `query_len × ⌈target_len / 64⌉` word steps instead of the DP's band cells with traceback
+//! (measured in the README's banding section). It must stay exact: a bound that is ever below the
+//! real alignment's identical count would turn members into representatives.
+
+/// Reusable scratch: create once per worker.
+#[derive(Default)]
+pub struct Lcs {
+    /// Uppercase byte -> row of `matches` (+1; 0 = the byte does not occur in the target).
+    slot: Vec<u16>,
+    /// Per distinct target byte, `words` masks of the target positions holding it.
+    matches: Vec<u64>,
+    /// The state vector: a zero bit per target position that ends a common subsequence step.
+    v: Vec<u64>,
+    /// Slots used by the last target (to clear `slot` cheaply).
+    used: Vec<u8>,
+}
+
+impl Lcs {
+    pub fn new() -> Lcs {
+        Lcs {
+            slot: vec![0; 256],
+            ..Lcs::default()
+        }
+    }
+
+    /// The LCS length of `a` and `b`, ignoring ASCII case; stops early (returning a value below
+    /// `need`) once `need` can no longer be reached.
+    pub fn length_up_to(&mut self, a: &[u8], b: &[u8], need: usize) -> usize {
+        // Bits over the shorter sequence: fewer words per step.
+        let (query, target) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+        let m = target.len();
+        if m == 0 {
+            return 0;
+        }
+        if self.slot.len() != 256 {
+            self.slot = vec![0; 256];
+        }
+        let words = m.div_ceil(64);
+        for &c in &self.used {
+            self.slot[c as usize] = 0;
+        }
+        self.used.clear();
+        self.matches.clear();
+        for (j, &c) in target.iter().enumerate() {
+            let c = c.to_ascii_uppercase();
+            if self.slot[c as usize] == 0 {
+                self.used.push(c);
+                self.slot[c as usize] = self.used.len() as u16;
+                self.matches.resize(self.used.len() * words, 0);
+            }
+            let row = (self.slot[c as usize] as usize - 1) * words;
+            self.matches[row + j / 64] |= 1 << (j % 64);
+        }
+        self.v.clear();
+        self.v.resize(words, !0);
+        let last_bits = m - (words - 1) * 64;
+        let last_mask = if last_bits == 64 {
+            !0
+        } else {
+            (1u64 << last_bits) - 1
+        };
+        let lcs_of = |v: &[u64]| -> usize {
+            let ones: usize = v[..words - 1]
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+                + (v[words - 1] & last_mask).count_ones() as usize;
+            m - ones
+        };
+        for (i, &c) in query.iter().enumerate() {
+            let s = self.slot[c.to_ascii_uppercase() as usize];
+            if s != 0 {
+                let row = &self.matches[(s as usize - 1) * words..s as usize * words];
+                let mut carry = 0u64;
+                for (v, &pm) in self.v.iter_mut().zip(row) {
+                    let u = *v & pm;
+                    let (sum, c1) = v.overflowing_add(u);
+                    let (sum, c2) = sum.overflowing_add(carry);
+                    carry = (c1 | c2) as u64;
+                    *v = sum | (*v & !pm);
+                }
+            }
+            // Every 32 rows: give up once even matching every remaining query residue fails.
+            if i % 32 == 31 {
+                let so_far = lcs_of(&self.v);
+                if so_far + (query.len() - i - 1) < need {
+                    return so_far;
+                }
+            }
+        }
+        lcs_of(&self.v)
+    }
+
+    /// The exact LCS length of `a` and `b`, ignoring ASCII case.
+    pub fn length(&mut self, a: &[u8], b: &[u8]) -> usize {
+        self.length_up_to(a, b, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Textbook O(nm) LCS, the reference.
+    fn reference(a: &[u8], b: &[u8]) -> usize {
+        let mut prev = vec![0usize; b.len() + 1];
+        for &x in a {
+            let mut cur = vec![0usize; b.len() + 1];
+            for (j, &y) in b.iter().enumerate() {
+                cur[j + 1] = if x.eq_ignore_ascii_case(&y) {
+                    prev[j] + 1
+                } else {
+                    prev[j + 1].max(cur[j])
+                };
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    /// Deterministic pseudo-random sequences (xorshift) over `alphabet`.
+    fn random_seq(state: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                alphabet[(*state % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_reference_across_word_boundaries_and_cases() {
+        let mut state = 0x9e3779b97f4a7c15;
+        let mut lcs = Lcs::new();
+        for (alphabet, lens) in [
+            (&b"ACGTacgt"[..], [0usize, 1, 5, 63, 64, 65, 130, 200]),
+            (
+                &b"ACDEFGHIKLMNPQRSTVWYx*-"[..],
+                [1, 2, 31, 64, 100, 128, 129, 300],
+            ),
+        ] {
+            for &n in &lens {
+                for &m in &lens {
+                    let a = random_seq(&mut state, n, alphabet);
+                    let b = random_seq(&mut state, m, alphabet);
+                    assert_eq!(lcs.length(&a, &b), reference(&a, &b), "{n}x{m}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn related_sequences_and_early_stop() {
+        let mut state = 7;
+        let mut lcs = Lcs::new();
+        let a = random_seq(&mut state, 500, b"ACDEFGHIKLMNPQRSTVWY");
+        let mut b = a.clone();
+        for i in (0..500).step_by(10) {
+            b[i] = b'W';
+        }
+        b.drain(200..205);
+        let exact = reference(&a, &b);
+        assert_eq!(lcs.length(&a, &b), exact);
+        // Early stop never overstates: below `need` when it gives up, exact otherwise.
+        assert_eq!(lcs.length_up_to(&a, &b, exact), exact);
+        assert!(lcs.length_up_to(&a, &b, exact + 1) <= exact);
+        let unrelated = random_seq(&mut state, 500, b"ACDEFGHIKLMNPQRSTVWY");
+        assert!(lcs.length_up_to(&a, &unrelated, 450) < 450);
+    }
+
+    #[test]
+    fn bounds_the_identical_columns_of_real_alignments() {
+        let aligner = crate::bio::alignment::Aligner::new();
+        let mut lcs = Lcs::new();
+        let mut state = 99;
+        for round in 0..40 {
+            let a = random_seq(&mut state, 50 + round * 7, b"ACDEFGHIKLMNPQRSTVWY");
+            let mut b = a.clone();
+            for i in (round % 5..b.len()).step_by(3 + round % 4) {
+                b[i] = b"acdefghiklmnpqrstvwy"[(i + round) % 20];
+            }
+            let aln = aligner.align(&a, &b).unwrap();
+            assert!(lcs.length(&a, &b) >= aln.identical, "round {round}");
+        }
+    }
+}
