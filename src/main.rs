@@ -36,7 +36,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let job = args
                 .into_job()
                 .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
-            let summary = reduce::run(&job).map_err(reduce_failure)?;
+            let summary = reduce::run_monitored(&job, report.monitor).map_err(reduce_failure)?;
             report
                 .emit(&summary, quiet)
                 .map_err(|e| (EXIT_IO, Some(e)))?;

@@ -275,3 +275,123 @@ fn unwritable_json_file_is_an_io_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing/dir/run.json"), "{err}");
 }
+
+#[test]
+fn monitor_logs_plain_lines_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (err, _) = reduce(dir.path(), &["--monitor", "-q"]);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("talaria monitor: "))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(
+        !err.contains('\r') && !err.contains('\x1b'),
+        "terminal codes in a log"
+    );
+    // The final line is the finished run: every record, the whole input, the budget.
+    let last = lines.last().unwrap();
+    let size = std::fs::metadata(data("sample.fasta")).unwrap().len() as f64 / 1048576.0;
+    for needle in [
+        "100% 3000 records".to_string(),
+        format!("{size:.1}/{size:.1} MiB"),
+        "queues blocks ".to_string(),
+        "decided ".to_string(),
+        "/2048 MiB".to_string(),
+        "cpu over the run reader ".to_string(),
+        " aligner ".to_string(),
+        " rec/s, ETA 0s".to_string(),
+    ] {
+        assert!(last.contains(&needle), "missing {needle:?} in {last}");
+    }
+    assert!(lines[0].contains("cpu "), "{}", lines[0]);
+}
+
+#[test]
+fn monitor_needs_the_accounting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(
+        talaria()
+            .env("TALARIA_ACCOUNTING", "off")
+            .args(["reduce", "--monitor", "-i"])
+            .arg(data("tiny.fasta"))
+            .arg("-o")
+            .arg(dir.path().join("r.fa")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(
+        talaria()
+            .env("TALARIA_ACCOUNTING", "maybe")
+            .args(["reduce", "-i"])
+            .arg(data("tiny.fasta"))
+            .arg("-o")
+            .arg(dir.path().join("r.fa")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TALARIA_ACCOUNTING must be on or off"));
+}
+
+#[test]
+fn profile_with_accounting_off_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(talaria()
+        .env("TALARIA_ACCOUNTING", "off")
+        .args(["reduce", "--profile", "-q", "-i"])
+        .arg(data("sample.fasta"))
+        .arg("-o")
+        .arg(dir.path().join("r.fa")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("accounting off"), "{err}");
+    assert!(err.contains("bottleneck: unknown"), "{err}");
+}
+
+#[test]
+fn accounting_off_measures_nothing_and_changes_no_output() {
+    let on = tempfile::tempdir().unwrap();
+    let off = tempfile::tempdir().unwrap();
+    reduce(on.path(), &[]);
+    let tsv = off.path().join("c.tsv");
+    let out = ok(talaria()
+        .env("TALARIA_ACCOUNTING", "off")
+        .args([
+            "reduce",
+            "--json",
+            "--profile",
+            "--profile-io",
+            "-j",
+            "2",
+            "-i",
+        ])
+        .arg(data("sample.fasta"))
+        .arg("-o")
+        .arg(off.path().join("r.fa"))
+        .arg("-m")
+        .arg(off.path().join("r.delta"))
+        .arg("--clusters")
+        .arg(&tsv));
+    let doc: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stderr)).unwrap();
+    let p = &doc["profile"];
+    assert_eq!(p["accounting"], false);
+    // No stage thread reported, no queue fill was sampled, no call was timed.
+    assert_eq!(p["stages"].as_array().unwrap().len(), 0, "{p}");
+    assert_eq!(p["threads"].as_array().unwrap().len(), 0, "{p}");
+    assert_eq!(p["latency"].as_array().unwrap().len(), 0, "{p}");
+    assert_eq!(p["series"]["at_ms"].as_array().unwrap().len(), 0, "{p}");
+    assert_eq!(p["memory"]["samples"], 0);
+    assert!(doc["io"]["io_wait_pct"].is_null(), "{}", doc["io"]);
+    assert_eq!(doc["io"]["read_seconds"], 0.0);
+    let wait = p["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["metric"] == "i/o wait")
+        .unwrap();
+    assert_eq!(wait["grade"], "n/a");
+    for f in ["r.fa", "r.delta", "c.tsv"] {
+        assert_eq!(
+            std::fs::read(on.path().join(f)).unwrap(),
+            std::fs::read(off.path().join(f)).unwrap(),
+            "{f} differs with accounting off"
+        );
+    }
+}

@@ -35,6 +35,14 @@ pub(crate) fn config_file(env: &[(String, String)]) -> Option<&str> {
 
 /// The settings the `TALARIA_*` variables among `env` make, in variable-name order.
 pub(crate) fn settings(env: &[(String, String)]) -> Result<Vec<Setting>, ConfigError> {
+    // Read by talaria-stages' accounting switch; only its two values are accepted here.
+    if let Some((_, v)) = env.iter().find(|(n, _)| n == "TALARIA_ACCOUNTING") {
+        if v != "on" && v != "off" {
+            return Err(ConfigError(format!(
+                "environment variable TALARIA_ACCOUNTING must be on or off, got {v:?}"
+            )));
+        }
+    }
     let mut vars: Vec<&(String, String)> = env
         .iter()
         .filter(|(name, _)| name.starts_with(ENV_PREFIX))

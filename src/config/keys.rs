@@ -10,7 +10,7 @@ pub const ENV_PREFIX: &str = "TALARIA_";
 
 /// `TALARIA_*` variables that are not configuration keys and are allowed through: the config file
 /// to use when `--config` is absent, and the log filter.
-pub const OTHER_ENV_VARS: &[&str] = &["TALARIA_CONFIG", "TALARIA_LOG"];
+pub const OTHER_ENV_VARS: &[&str] = &["TALARIA_CONFIG", "TALARIA_LOG", "TALARIA_ACCOUNTING"];
 
 /// The smallest memory limit accepted: below this even one reader block and one chunk do not fit.
 pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;

@@ -12,6 +12,7 @@ pub mod clstr;
 pub mod decide;
 pub mod index;
 pub mod io;
+pub mod monitor;
 pub mod pipeline;
 pub mod placement;
 pub mod profile;
@@ -20,5 +21,5 @@ pub mod report;
 pub mod summary;
 pub mod writer;
 
-pub use pipeline::{run, ReduceError, ReduceJob};
+pub use pipeline::{run, run_monitored, ReduceError, ReduceJob};
 pub use summary::Summary;

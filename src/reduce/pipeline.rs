@@ -111,7 +111,17 @@ impl Weighted for SketchedChunk {
 
 /// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
 pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
+    run_monitored(job, false)
+}
+
+/// [`run`], with the live `--monitor` view on stderr when `monitor` is set.
+pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceError> {
     let started = Instant::now();
+    if monitor && !metrics::accounting_on() {
+        return Err(ReduceError::Usage(
+            "--monitor reads the stage accounting, which TALARIA_ACCOUNTING=off turns off".into(),
+        ));
+    }
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
@@ -132,11 +142,12 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     let mut prefix_reads = (0u64, 0u64);
     while prefix.len() < ALPHABET_PREFIX {
         let want = ALPHABET_PREFIX - prefix.len();
-        let t = Instant::now();
+        // Timed like the reader's calls: not at all with TALARIA_ACCOUNTING=off.
+        let t = metrics::accounting_on().then(Instant::now);
         let got = input.read_block(&mut prefix, want)?;
         prefix_reads = (
             prefix_reads.0 + 1,
-            prefix_reads.1 + t.elapsed().as_nanos() as u64,
+            prefix_reads.1 + t.map_or(0, |t| t.elapsed().as_nanos() as u64),
         );
         if got == 0 {
             break;
@@ -353,8 +364,12 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
                 match next {
                     Ok(Some(chunk)) => {
                         counters.count_in(chunk.weight());
-                        let _span = metrics::span("chunk");
-                        writer.write_chunk(chunk)?
+                        // Out: records decided and their input bytes (progress for --monitor).
+                        let done = (chunk.chunk.records.len() as u64, chunk.chunk.data.len());
+                        let span = metrics::span("chunk");
+                        writer.write_chunk(chunk)?;
+                        drop(span);
+                        counters.count_out_n(done.0, done.1);
                     }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
@@ -371,7 +386,20 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
         })?
     };
 
-    let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, |_| {});
+    let mut monitor = monitor.then(|| {
+        use std::io::IsTerminal;
+        let size = input_file_bytes.filter(|_| compression == "none");
+        crate::reduce::monitor::Monitor::new(
+            size,
+            cfg.performance.memory_limit,
+            std::io::stderr().is_terminal(),
+        )
+    });
+    let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, move |r, last| {
+        if let Some(m) = monitor.as_mut() {
+            m.tick(r, last);
+        }
+    });
 
     // Join in pipeline order; the first failure upstream is the root cause.
     let read_result = reader.join();
@@ -413,7 +441,6 @@ pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
     for sink in sinks {
         written.push(sink.commit()?);
     }
-    registry.sample();
     let index = index.read();
     let seconds = started.elapsed().as_secs_f64();
     let totals = crate::reduce::profile::RunTotals {

@@ -72,6 +72,8 @@ pub struct StageProfile {
     pub ended_pct: f64,
     /// CPU time of its threads / (run wall time x threads).
     pub cpu_pct: Option<f64>,
+    /// Items are blocks (reader out, chunker in), chunks, or buffers (sinks); the writer's
+    /// output is counted as records decided and their input bytes.
     pub items_in: u64,
     pub items_out: u64,
     pub bytes_in: u64,
@@ -126,8 +128,9 @@ pub struct IoProfile {
     pub read_seconds: f64,
     pub read_mb_per_s: f64,
     pub outputs: Vec<OutputIo>,
-    /// Time in read and write calls / wall time, percent (capped at 100).
-    pub io_wait_pct: f64,
+    /// Time in read and write calls / wall time, percent (capped at 100); None (JSON null) with
+    /// TALARIA_ACCOUNTING=off, when those calls are not timed.
+    pub io_wait_pct: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -334,7 +337,7 @@ fn stage_profiles(threads: &[ThreadReport], run_ns: u64) -> Vec<StageProfile> {
     let mut names: Vec<&str> = threads.iter().map(|t| stage_of(&t.name)).collect();
     names.sort_by_key(|s| (stage_rank(s), s.to_string()));
     names.dedup();
-    let mut stages = names
+    names
         .into_iter()
         .map(|name| {
             let group: Vec<&ThreadReport> = threads
@@ -361,16 +364,7 @@ fn stage_profiles(threads: &[ThreadReport], run_ns: u64) -> Vec<StageProfile> {
                 bytes_out: sum(&|t| t.counters.bytes_out),
             }
         })
-        .collect::<Vec<_>>();
-    // The writer hands its output to the sink threads: what they took in is what it put out.
-    let to_sinks: (u64, u64) = stages
-        .iter()
-        .filter(|s| s.name.starts_with("writer-"))
-        .fold((0, 0), |(i, b), s| (i + s.items_in, b + s.bytes_in));
-    if let Some(w) = stages.iter_mut().find(|s| s.name == "writer") {
-        (w.items_out, w.bytes_out) = to_sinks;
-    }
-    stages
+        .collect()
 }
 
 fn thread_profiles(threads: &[ThreadReport]) -> Vec<ThreadProfile> {
@@ -460,7 +454,8 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
         read_seconds: read_ns as f64 / 1e9,
         read_mb_per_s: per_second(read_bytes as f64 / 1e6, read_ns),
         outputs,
-        io_wait_pct: pct(read_ns as f64 + write_ns, wall_ns as f64),
+        io_wait_pct: metrics::accounting_on()
+            .then(|| pct(read_ns as f64 + write_ns, wall_ns as f64)),
     }
 }
 
@@ -648,12 +643,15 @@ fn kpis(p: &RunProfile) -> Vec<Kpi> {
         "n/a",
         ">90% (warning <70%, critical <50%)",
     ));
-    out.push(kpi(
-        "i/o wait",
-        format!("{:.1}%", p.io.io_wait_pct),
-        grade_low(p.io.io_wait_pct, 10.0, 30.0, 50.0),
-        "<10% (warning >30%, critical >50%)",
-    ));
+    out.push(match p.io.io_wait_pct {
+        Some(w) => kpi(
+            "i/o wait",
+            format!("{w:.1}%"),
+            grade_low(w, 10.0, 30.0, 50.0),
+            "<10% (warning >30%, critical >50%)",
+        ),
+        None => kpi("i/o wait", "unknown".into(), "n/a", "<10%"),
+    });
     out
 }
 

@@ -162,7 +162,7 @@ impl RunProfile {
                 w.mb_per_s
             )?;
         }
-        writeln!(o, "; time in i/o calls {:.1}% of wall", io.io_wait_pct)?;
+        writeln!(o, "; time in i/o calls {}", io_wait(io.io_wait_pct))?;
         writeln!(
             o,
             "  bottleneck: {} ({})",
@@ -272,8 +272,8 @@ impl RunProfile {
         }
         let _ = writeln!(
             o,
-            "  time in i/o calls: {:.1}% of wall (reads include decompression)",
-            io.io_wait_pct
+            "  time in i/o calls: {} (reads include decompression)",
+            io_wait(io.io_wait_pct)
         );
         let _ = writeln!(
             o,
@@ -291,5 +291,13 @@ impl RunProfile {
             );
         }
         o
+    }
+}
+
+/// The share of wall time in i/o calls, or why it is not known.
+fn io_wait(pct: Option<f64>) -> String {
+    match pct {
+        Some(p) => format!("{p:.1}% of wall"),
+        None => "unknown (TALARIA_ACCOUNTING=off)".into(),
     }
 }

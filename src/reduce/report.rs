@@ -10,7 +10,7 @@
 use crate::reduce::Summary;
 use std::path::PathBuf;
 
-/// Report flags of `talaria reduce`.
+/// Report and monitoring flags of `talaria reduce`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ReportFlags {
     /// At the end, print a profile on stderr: throughput, memory, per-stage busy/waiting/blocked,
@@ -27,6 +27,10 @@ pub struct ReportFlags {
     /// `-`), or written to FILE. Schema: README "Profiling".
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
+    /// While running, show progress, rate, ETA, per-stage CPU, queue fill and memory on stderr
+    /// (a live line on a terminal, a log line every 5 s otherwise).
+    #[arg(long)]
+    pub monitor: bool,
 }
 
 /// Version of the JSON document's layout; bumped when a field changes meaning or goes away.

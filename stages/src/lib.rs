@@ -31,6 +31,7 @@ pub mod ordered;
 pub mod reader;
 pub mod sink;
 pub mod stage;
+pub mod term;
 pub mod topology;
 
 /// Anything that travels through a byte-budget channel says how many bytes it holds.

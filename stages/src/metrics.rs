@@ -21,15 +21,11 @@ use std::time::{Duration, Instant};
 const HIST_MAX_NS: u64 = 3_600_000_000_000;
 const HIST_SIGFIG: u8 = 2;
 
-/// True unless `TALARIA_ACCOUNTING=off` (read once per process).
+/// True unless `TALARIA_ACCOUNTING=off` (read once per process; talaria's configuration
+/// refuses any value but `on` and `off`).
 pub fn accounting_on() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        !matches!(
-            std::env::var("TALARIA_ACCOUNTING").as_deref(),
-            Ok("off" | "0" | "false")
-        )
-    })
+    *ON.get_or_init(|| std::env::var("TALARIA_ACCOUNTING").as_deref() != Ok("off"))
 }
 
 /// A fresh latency histogram in nanoseconds.
@@ -129,6 +125,8 @@ impl Series {
 pub struct Registry {
     pub started: Instant,
     threads: Mutex<Vec<ThreadReport>>,
+    /// Counters of every stage thread, registered when it starts (for live views).
+    live: Mutex<Vec<(String, Arc<StageCounters>)>>,
     probes: Mutex<Vec<Probe>>,
     series: Mutex<Series>,
 }
@@ -141,6 +139,7 @@ impl Registry {
         Arc::new(Registry {
             started: Instant::now(),
             threads: Mutex::new(Vec::new()),
+            live: Mutex::new(Vec::new()),
             probes: Mutex::new(Vec::new()),
             series: Mutex::new(Series::new(SERIES_CAPACITY)),
         })
@@ -150,7 +149,7 @@ impl Registry {
     /// Does nothing when accounting is off.
     pub fn install(self: &Arc<Self>) -> InstallGuard {
         if accounting_on() {
-            enter(Some(Arc::clone(self)));
+            enter(Some(Arc::clone(self)), "main");
         }
         InstallGuard { _private: () }
     }
@@ -166,6 +165,11 @@ impl Registry {
             .iter()
             .map(|p| (p.name.clone(), p.stats()))
             .collect()
+    }
+
+    /// Every stage thread's counters as they are now (threads still running included).
+    pub fn live_counters(&self) -> Vec<(String, Arc<StageCounters>)> {
+        self.live.lock().clone()
     }
 
     pub fn report(&self, thread: ThreadReport) {
@@ -220,13 +224,20 @@ pub fn current() -> Option<Arc<Registry>> {
     LOCAL.with(|l| l.borrow().as_ref().map(|l| Arc::clone(&l.registry)))
 }
 
-/// Start reporting this thread to `registry` (None: no accounting).
-pub fn enter(registry: Option<Arc<Registry>>) {
+/// Start reporting this thread, named `name`, to `registry` (None: no accounting).
+pub fn enter(registry: Option<Arc<Registry>>, name: &str) {
     LOCAL.with(|l| {
-        *l.borrow_mut() = registry.map(|registry| Local {
-            registry,
-            counters: Arc::new(StageCounters::default()),
-            histograms: Vec::new(),
+        *l.borrow_mut() = registry.map(|registry| {
+            let counters = Arc::new(StageCounters::default());
+            registry
+                .live
+                .lock()
+                .push((name.to_string(), Arc::clone(&counters)));
+            Local {
+                registry,
+                counters,
+                histograms: Vec::new(),
+            }
         })
     });
 }
@@ -336,6 +347,42 @@ pub fn process_cpu_ns() -> Option<u64> {
     (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
+/// Kernel clock ticks per second (the unit of utime/stime in /proc).
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+}
+
+/// (tid, name, utime + stime in clock ticks) of every thread of this process, from
+/// /proc/self/task/<tid>/stat; empty where /proc is absent.
+pub fn task_cpu_ticks() -> Vec<(i64, String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid: i64 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let (name, ticks) = parse_task_stat(&stat)?;
+        Some((tid, name, ticks))
+    })
+    .collect()
+}
+
+/// (comm, utime + stime) of a /proc/<pid>/task/<tid>/stat line. The name is between the first
+/// '(' and the last ')' (it may itself hold spaces and parentheses).
+fn parse_task_stat(stat: &str) -> Option<(String, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_string();
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // After the name: field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
 /// A thread sampling the registry every `interval` until stopped.
 pub struct Sampler {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -344,11 +391,12 @@ pub struct Sampler {
 
 impl Sampler {
     /// Start sampling (nothing is started when accounting is off). `tick` runs after each
-    /// sample on the sampler thread (a live monitor hooks in there).
+    /// sample on the sampler thread (a live monitor hooks in there); its flag is true for the
+    /// last one, taken when [`Sampler::stop`] is called.
     pub fn start(
         registry: &Arc<Registry>,
         interval: Duration,
-        mut tick: impl FnMut(&Registry) + Send + 'static,
+        mut tick: impl FnMut(&Registry, bool) + Send + 'static,
     ) -> Sampler {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread = accounting_on().then(|| {
@@ -357,13 +405,14 @@ impl Sampler {
                 .name("sampler".into())
                 .spawn(move || loop {
                     registry.sample();
-                    tick(&registry);
+                    let stopped = *stop.0.lock();
+                    tick(&registry, stopped);
+                    if stopped {
+                        return;
+                    }
                     let mut stopped = stop.0.lock();
                     if !*stopped {
                         stop.1.wait_for(&mut stopped, interval);
-                    }
-                    if *stopped {
-                        return;
                     }
                 })
                 .ok()
@@ -437,6 +486,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parses_task_stat_lines() {
+        let line = "4242 (aligner (1)) R 1 2 3 4 5 6 7 8 9 10 250 17 0 0 20 0";
+        assert_eq!(
+            parse_task_stat(line),
+            Some(("aligner (1)".to_string(), 267))
+        );
+        assert_eq!(parse_task_stat("12 (x) R 1 2"), None);
+        assert!(task_cpu_ticks()
+            .iter()
+            .any(|(tid, _, _)| *tid == thread_id()));
+    }
+
+    #[test]
     fn series_stays_bounded_and_spans_the_run() {
         let mut s = Series::new(8);
         for i in 0..100u64 {
@@ -474,6 +536,10 @@ mod tests {
         assert_eq!(threads.len(), 1);
         let t = &threads[0];
         assert_eq!((t.name.as_str(), t.counters.items_in), ("worker-0", 3));
+        let live = registry.live_counters();
+        assert_eq!(live[0].0, "main");
+        assert_eq!(live[1].0, "worker-0");
+        assert_eq!(live[1].1.snapshot().items_in, 3);
         assert!(t.cpu_ns.unwrap() > 0 && t.wall_ns > 0);
         let h = merged(&threads, "chunk", |_| true);
         assert_eq!((h.len(), h.min(), h.max()), (3, 10, 30));
@@ -496,9 +562,16 @@ mod tests {
         let (tx, _rx) = crate::channel::bounded::<Vec<u8>>("q", 1 << 20);
         tx.send(vec![0u8; 100]).unwrap();
         registry.add_probe(tx.probe());
-        let mut sampler = Sampler::start(&registry, Duration::from_millis(1), |_| {});
+        let last = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&last);
+        let mut sampler = Sampler::start(&registry, Duration::from_millis(1), move |_, l| {
+            seen.lock().push(l)
+        });
         crate::wait_until("two samples", || registry.series().samples.len() >= 2);
         sampler.stop();
+        let flags = last.lock().clone();
+        assert_eq!(flags.iter().filter(|&&l| l).count(), 1, "{flags:?}");
+        assert_eq!(flags.last(), Some(&true));
         let s = registry.series();
         assert_eq!(s.samples[0].queued, vec![100]);
         assert_eq!(registry.channel_stats()[0].0, "q");

@@ -96,7 +96,11 @@ impl StageCounters {
     }
     /// One item of `bytes` handed on.
     pub fn count_out(&self, bytes: usize) {
-        Self::add(&self.items_out, 1);
+        self.count_out_n(1, bytes);
+    }
+    /// `items` of `bytes` in all handed on.
+    pub fn count_out_n(&self, items: u64, bytes: usize) {
+        Self::add(&self.items_out, items);
         Self::add(&self.bytes_out, bytes as u64);
     }
     pub fn snapshot(&self) -> CountersSnapshot {
@@ -143,7 +147,7 @@ where
         .spawn(move || {
             let started = Instant::now();
             let has_registry = registry.is_some();
-            crate::metrics::enter(registry);
+            crate::metrics::enter(registry, &thread_name);
             let result = f();
             if has_registry {
                 crate::metrics::finish_thread(&thread_name, started);
