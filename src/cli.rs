@@ -105,6 +105,12 @@ pub struct AlignmentArgs {
     /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
     #[arg(long, value_name = "N")]
     pub max_band_width: Option<usize>,
+    /// Find candidates through a FracMinHash sketch of the k-mers (faster, may miss a few joins) [alignment.use_sketching].
+    #[arg(long, value_name = "BOOL")]
+    pub use_sketching: Option<bool>,
+    /// The sketch keeps 1 in N k-mers, 1-64 [alignment.sketch_size].
+    #[arg(long, value_name = "N")]
+    pub sketch_size: Option<usize>,
 }
 
 /// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
@@ -216,6 +222,8 @@ impl TuningArgs {
             adaptive_banding: self.alignment.adaptive_banding,
             min_band_width: self.alignment.min_band_width,
             max_band_width: self.alignment.max_band_width,
+            use_sketching: self.alignment.use_sketching,
+            sketch_size: self.alignment.sketch_size,
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,

@@ -115,6 +115,8 @@ fn every_flag_overrides() {
         adaptive_banding: Some(false),
         min_band_width: Some(8),
         max_band_width: Some(64),
+        use_sketching: Some(true),
+        sketch_size: Some(16),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
@@ -126,6 +128,8 @@ fn every_flag_overrides() {
     assert!(!c.alignment.adaptive_banding);
     assert_eq!(c.alignment.min_band_width, 8);
     assert_eq!(c.alignment.max_band_width, 64);
+    assert!(c.alignment.use_sketching);
+    assert_eq!(c.alignment.sketch_size, 16);
     assert_eq!(c.reduce.threshold, 0.95);
     assert_eq!(c.reduce.coverage, 0.0);
     assert_eq!(c.reduce.alphabet, AlphabetChoice::Nucleotide);
@@ -410,7 +414,13 @@ fn guide_examples() {
         file_err("[alignment]\nmin_band_width = 200\nmax_band_width = 100\n")
             .contains("min_band_width' (200) must not exceed alignment.max_band_width (100")
     );
-    assert!(file_err("[alignment]\nuse_sketching = true\n").contains("'alignment.use_sketching'"));
+    assert!(file_err("[alignment]\nuse_approximation = true\n")
+        .contains("'alignment.use_approximation'"));
+    // The guide's example sketch_size (1000) is past what the 1-in-N sketch can use.
+    assert!(
+        file_err("[alignment]\nuse_sketching = true\nsketch_size = 1000\n")
+            .contains("'alignment.sketch_size'")
+    );
     assert_eq!(
         file_err("[performance]\nmemory_limit = \"16G\"\nmemory_limit_gb = 16\n"),
         ": keys 'performance.memory_limit' and 'performance.memory_limit_gb' both set \

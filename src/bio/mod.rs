@@ -3,3 +3,4 @@
 pub mod alignment;
 pub mod alphabet;
 pub mod kmer;
+pub mod sketch;

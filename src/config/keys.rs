@@ -22,8 +22,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
     ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
     ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
-    ("alignment.use_sketching", SKETCH),
-    ("alignment.sketch_size", SKETCH),
     ("performance.use_simd", SIMD),
     ("performance.simd_alignment", SIMD),
     ("performance.auto_detect_simd", SIMD),
@@ -94,8 +92,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("monitoring.statsd_port", METRICS),
 ];
 
-const SKETCH: &str =
-    "there is no sketch-based candidate search yet; candidates come from the k-mer index";
 const SIMD: &str =
     "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
@@ -124,6 +120,8 @@ pub(crate) enum Field {
     AdaptiveBanding,
     MinBandWidth,
     MaxBandWidth,
+    UseSketching,
+    SketchSize,
     Threads,
     MemoryLimit,
     ChunkSize,
@@ -140,7 +138,7 @@ pub(crate) enum Field {
     BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 24;
+pub(crate) const FIELD_COUNT: usize = 26;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -214,6 +212,10 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "alignment.adaptive_banding", field: Field::AdaptiveBanding, kind: Kind::Bool, flag: Some("--adaptive-banding") },
     KeySpec { name: "alignment.min_band_width", field: Field::MinBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: false }, flag: Some("--min-band-width") },
     KeySpec { name: "alignment.max_band_width", field: Field::MaxBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--max-band-width") },
+    // 1 in sketch_size k-mers; above 64 a 300-residue protein keeps fewer than 5 and candidate
+    // search stops finding its family.
+    KeySpec { name: "alignment.use_sketching", field: Field::UseSketching, kind: Kind::Bool, flag: Some("--use-sketching") },
+    KeySpec { name: "alignment.sketch_size", field: Field::SketchSize, kind: Kind::Integer { min: 1, max: 64, auto: false }, flag: Some("--sketch-size") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },

@@ -132,6 +132,10 @@ pub struct AlignmentConfig {
     pub min_band_width: usize,
     /// Widest adaptive half-width; 0 = the automatic rule.
     pub max_band_width: usize,
+    /// Index and query only the k-mers of a FracMinHash sketch (see `reduce::sketch`).
+    pub use_sketching: bool,
+    /// The sketch keeps 1 in `sketch_size` k-mers, chosen by hash.
+    pub sketch_size: usize,
 }
 
 /// `[performance]`
@@ -188,6 +192,10 @@ impl Default for Config {
                 adaptive_banding: true,
                 min_band_width: 16,
                 max_band_width: 0,
+                // Off: candidates come from every k-mer, as CD-HIT's filter. On, 1 in 8 is 3.3x
+                // faster on 20k UniProt for 12 more representatives (README, "How it decides").
+                use_sketching: false,
+                sketch_size: 8,
             },
             performance: PerformanceConfig {
                 threads: 0,
@@ -228,6 +236,8 @@ pub struct Overrides {
     pub adaptive_banding: Option<bool>,
     pub min_band_width: Option<usize>,
     pub max_band_width: Option<usize>,
+    pub use_sketching: Option<bool>,
+    pub sketch_size: Option<usize>,
     pub threads: Option<usize>,
     pub memory_limit: Option<u64>,
     pub chunk_size: Option<usize>,
@@ -308,6 +318,8 @@ impl Config {
             Field::AdaptiveBanding => Value::Bool(a.adaptive_banding),
             Field::MinBandWidth => Value::Count(a.min_band_width as u64),
             Field::MaxBandWidth => Value::Count(a.max_band_width as u64),
+            Field::UseSketching => Value::Bool(a.use_sketching),
+            Field::SketchSize => Value::Count(a.sketch_size as u64),
             Field::Threads => Value::Count(p.threads as u64),
             Field::MemoryLimit => Value::Count(p.memory_limit),
             Field::ChunkSize => Value::Count(p.chunk_size as u64),
@@ -343,6 +355,8 @@ impl Config {
             (Field::AdaptiveBanding, Value::Bool(b)) => a.adaptive_banding = b,
             (Field::MinBandWidth, v) => a.min_band_width = count(v) as usize,
             (Field::MaxBandWidth, v) => a.max_band_width = count(v) as usize,
+            (Field::UseSketching, Value::Bool(b)) => a.use_sketching = b,
+            (Field::SketchSize, v) => a.sketch_size = count(v) as usize,
             (Field::Threads, v) => p.threads = count(v) as usize,
             (Field::MemoryLimit, v) => p.memory_limit = count(v),
             (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
@@ -374,6 +388,8 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::AdaptiveBanding,
     Field::MinBandWidth,
     Field::MaxBandWidth,
+    Field::UseSketching,
+    Field::SketchSize,
     Field::Threads,
     Field::MemoryLimit,
     Field::ChunkSize,
@@ -475,6 +491,8 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ),
         ("alignment.min_band_width", count(o.min_band_width)),
         ("alignment.max_band_width", count(o.max_band_width)),
+        ("alignment.use_sketching", o.use_sketching.map(Value::Bool)),
+        ("alignment.sketch_size", count(o.sketch_size)),
         ("performance.threads", count(o.threads)),
         ("performance.memory_limit", o.memory_limit.map(Value::Count)),
         ("performance.chunk_size", count(o.chunk_size)),

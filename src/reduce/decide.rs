@@ -11,6 +11,7 @@
 
 use crate::bio::alignment::{AlignOp, Aligner, Alignment, Band, Lcs};
 use crate::bio::kmer::KmerCoder;
+use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
@@ -25,6 +26,8 @@ pub struct Params {
     pub coverage: f64,
     pub max_candidates: usize,
     pub band: BandPolicy,
+    /// Which k-mers index and query (all of them unless `use_sketching`).
+    pub sketch: Sketch,
 }
 
 /// What the prefetcher computes per record (needs no shared state).
@@ -37,9 +40,10 @@ pub struct Features {
 }
 
 impl Features {
-    pub fn compute(coder: &KmerCoder, seq: &[u8]) -> Features {
+    pub fn compute(coder: &KmerCoder, sketch: Sketch, seq: &[u8]) -> Features {
         let mut kmers = Vec::new();
         crate::reduce::index::keys_of(coder, seq, &mut kmers);
+        sketch.apply(&mut kmers);
         Features {
             kmers,
             exact_hash: uppercase_hash(seq),
@@ -199,10 +203,21 @@ pub struct Decider {
 /// Shared k-mers a candidate needs: the shorter sequence's distinct k-mers minus k for every
 /// residue the threshold lets differ, minus k more for one gap (CD-HIT's short-word filter,
 /// with one gap of slack). At least 1. A filter only: every join is still aligned.
-pub fn required_shared(k: usize, threshold: f64, member: (usize, u32), rep: (usize, u32)) -> u32 {
+///
+/// With a sketch keeping 1 in `scale` k-mers, `distinct` counts sketch k-mers and the k-mers an
+/// edit can destroy shrink by the same factor (rounded up): an estimate, no longer a bound.
+pub fn required_shared(
+    k: usize,
+    threshold: f64,
+    member: (usize, u32),
+    rep: (usize, u32),
+    scale: u64,
+) -> u32 {
     let (len, distinct) = if member.0 <= rep.0 { member } else { rep };
     let differing = ((1.0 - threshold) * len as f64).ceil() as i64;
-    let need = distinct as i64 - k as i64 * (differing + 1);
+    let destroyed = k as i64 * (differing + 1);
+    let scale = scale.max(1) as i64;
+    let need = distinct as i64 - (destroyed + scale - 1) / scale;
     need.max(1) as u32
 }
 
@@ -284,7 +299,13 @@ impl Decider {
                 }
                 let (len, distinct) = guard.meta(ordinal);
                 if shared
-                    < required_shared(k, self.params.threshold, member, (len as usize, distinct))
+                    < required_shared(
+                        k,
+                        self.params.threshold,
+                        member,
+                        (len as usize, distinct),
+                        self.params.sketch.scale(),
+                    )
                 {
                     continue;
                 }
@@ -443,9 +464,11 @@ mod tests {
     #[test]
     fn required_shared_uses_the_shorter_sequence() {
         // 300 residues, 296 distinct 5-mers, 0.9: 30 may differ -> 296 - 5 * 31 = 141.
-        assert_eq!(required_shared(5, 0.9, (300, 296), (500, 490)), 141);
-        assert_eq!(required_shared(5, 0.9, (500, 490), (300, 296)), 141);
-        assert_eq!(required_shared(5, 0.5, (300, 296), (300, 296)), 1);
+        assert_eq!(required_shared(5, 0.9, (300, 296), (500, 490), 1), 141);
+        assert_eq!(required_shared(5, 0.9, (500, 490), (300, 296), 1), 141);
+        assert_eq!(required_shared(5, 0.5, (300, 296), (300, 296), 1), 1);
+        // 1 in 8: 37 sketch k-mers, 155 destroyable / 8 rounded up = 20.
+        assert_eq!(required_shared(5, 0.9, (300, 37), (500, 61), 8), 17);
     }
 
     #[test]

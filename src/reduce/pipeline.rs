@@ -5,6 +5,7 @@
 use crate::bio::alignment::Aligner;
 use crate::bio::alphabet::{self, Alphabet};
 use crate::bio::kmer::{default_k, KmerCoder};
+use crate::bio::sketch::Sketch;
 use crate::config::{AlphabetChoice, Config};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
@@ -176,7 +177,13 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         coverage: cfg.reduce.coverage,
         max_candidates: cfg.reduce.max_candidates,
         band: BandPolicy::from_config(&cfg.alignment),
+        sketch: if cfg.alignment.use_sketching {
+            Sketch::one_in(cfg.alignment.sketch_size as u64)
+        } else {
+            Sketch::all()
+        },
     };
+    let sketch = params.sketch;
 
     // Outputs first: an unwritable path fails before any work is done.
     let outputs = Outputs {
@@ -285,7 +292,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
                 let features = chunk
                     .records
                     .iter()
-                    .map(|r| Features::compute(&coder, &r.seq))
+                    .map(|r| Features::compute(&coder, sketch, &r.seq))
                     .collect();
                 drop(span);
                 if counters
@@ -459,6 +466,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         reader: reader_name,
         alphabet: alphabet.name().into(),
         kmer_size: k,
+        sketch_scale: sketch.scale(),
         threshold: params.threshold,
         threads: workers,
         records: counts.records,

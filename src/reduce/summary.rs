@@ -9,6 +9,8 @@ pub struct Summary {
     pub reader: String,
     pub alphabet: String,
     pub kmer_size: usize,
+    /// Candidates from 1 in this many k-mers (1: all; `use_sketching`).
+    pub sketch_scale: u64,
     pub threshold: f64,
     pub threads: usize,
     pub records: u64,
@@ -102,11 +104,16 @@ impl fmt::Display for Summary {
         writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
         writeln!(
             f,
-            "  input: {} ({}), {} k={}, threshold {}\n  reader: {}",
+            "  input: {} ({}), {} k={}{}, threshold {}\n  reader: {}",
             self.input_name,
             self.compression,
             self.alphabet,
             self.kmer_size,
+            if self.sketch_scale > 1 {
+                format!(" (sketch: 1 in {} k-mers)", self.sketch_scale)
+            } else {
+                String::new()
+            },
             self.threshold,
             self.reader
         )?;

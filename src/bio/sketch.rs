@@ -1,0 +1,80 @@
+//! FracMinHash k-mer sampling (`[alignment] use_sketching`, `sketch_size`): keep the k-mers whose
+//! hash falls in the lowest 1/scale of the hash space. The rule depends on the k-mer alone, so a
+//! k-mer kept in one sequence is kept in every sequence holding it: shared k-mers between two
+//! sketches are (about) 1/scale of the shared k-mers between the sequences, which is what the
+//! candidate filter needs. It only proposes candidates; every join is still aligned.
+
+/// The sampling rule of one run. `scale` 1 keeps every k-mer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sketch {
+    scale: u64,
+    /// Keep a k-mer when its hash is <= this.
+    cutoff: u64,
+}
+
+impl Sketch {
+    /// Every k-mer (sketching off).
+    pub fn all() -> Sketch {
+        Sketch::one_in(1)
+    }
+
+    /// Keep about 1 in `scale` k-mers (`scale` >= 1).
+    pub fn one_in(scale: u64) -> Sketch {
+        let scale = scale.max(1);
+        Sketch {
+            scale,
+            cutoff: u64::MAX / scale,
+        }
+    }
+
+    pub fn scale(&self) -> u64 {
+        self.scale
+    }
+
+    pub fn keeps(&self, key: u64) -> bool {
+        self.scale == 1 || mix(key) <= self.cutoff
+    }
+
+    /// Drop the k-mers outside the sketch, keeping the order of the others.
+    pub fn apply(&self, keys: &mut Vec<u64>) {
+        if self.scale > 1 {
+            keys.retain(|&k| self.keeps(k));
+        }
+    }
+}
+
+/// splitmix64's finaliser: k-mer codes are dense small integers, their hash must not be.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_about_one_in_scale_and_is_a_function_of_the_kmer() {
+        let keys: Vec<u64> = (0..100_000).collect();
+        for scale in [2u64, 8, 64] {
+            let sketch = Sketch::one_in(scale);
+            let mut kept = keys.clone();
+            sketch.apply(&mut kept);
+            let expected = keys.len() as f64 / scale as f64;
+            let got = kept.len() as f64;
+            assert!(
+                (got - expected).abs() < expected * 0.1,
+                "1/{scale}: kept {got}"
+            );
+            assert!(kept.windows(2).all(|w| w[0] < w[1]), "order kept");
+            // The same k-mer is kept in any list that holds it.
+            let mut other: Vec<u64> = keys.iter().rev().step_by(3).copied().collect();
+            sketch.apply(&mut other);
+            assert!(other.iter().all(|k| kept.binary_search(k).is_ok()));
+        }
+        let mut all = keys.clone();
+        Sketch::all().apply(&mut all);
+        assert_eq!(all, keys);
+    }
+}
