@@ -79,6 +79,18 @@ struct Run {
     stderr: String,
 }
 
+impl Run {
+    /// The reduced FASTA, deltas and cluster table are byte-identical to `reference`'s.
+    fn assert_same_outputs(&self, reference: &Run, what: &str) {
+        assert!(
+            self.reduced == reference.reduced,
+            "{what}: reduced FASTA differs"
+        );
+        assert!(self.deltas == reference.deltas, "{what}: deltas differ");
+        assert!(self.tsv == reference.tsv, "{what}: cluster table differs");
+    }
+}
+
 /// `talaria reduce` on `path`, or on `stdin_bytes` through a pipe when given; then checks that
 /// `reconstruct` rebuilds `original` exactly.
 fn reduce(
@@ -237,12 +249,7 @@ fn every_engine_from_a_file_and_from_stdin_gives_the_same_bytes() {
                 reduce(dir.path(), Some(&path), None, &flags, &env, &data)
             };
             let what = format!("{label} (stdin: {from_stdin})");
-            assert!(
-                run.reduced == reference.reduced,
-                "{what}: reduced FASTA differs"
-            );
-            assert!(run.deltas == reference.deltas, "{what}: deltas differ");
-            assert!(run.tsv == reference.tsv, "{what}: cluster table differs");
+            run.assert_same_outputs(&reference, &what);
             let line = reader_line(&run.stderr);
             let expected = match (label, from_stdin) {
                 ("auto", _) | ("read", _) | ("auto-mapped", true) | ("read-parallel", _) => {
@@ -276,12 +283,7 @@ fn compressed_input_through_every_engine_gives_the_same_bytes() {
         for (label, flags, env) in variants() {
             let run = reduce(dir.path(), Some(&path), None, &flags, &env, &data);
             let what = format!("{kind} via {label}");
-            assert!(
-                run.reduced == reference.reduced,
-                "{what}: reduced FASTA differs"
-            );
-            assert!(run.deltas == reference.deltas, "{what}: deltas differ");
-            assert!(run.tsv == reference.tsv, "{what}: cluster table differs");
+            run.assert_same_outputs(&reference, &what);
             let line = reader_line(&run.stderr);
             assert_eq!(
                 line.ends_with(&format!("; {kind} decompressed on its own thread")),

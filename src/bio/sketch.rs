@@ -32,7 +32,7 @@ impl Sketch {
     }
 
     pub fn keeps(&self, key: u64) -> bool {
-        self.scale == 1 || mix(key) <= self.cutoff
+        mix(key) <= self.cutoff
     }
 
     /// Drop the k-mers outside the sketch, keeping the order of the others.

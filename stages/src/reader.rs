@@ -23,6 +23,15 @@ use std::path::PathBuf;
 pub mod inflate;
 pub mod uring;
 
+/// `Read::read` for a source whose `BufRead` side does the work: copy what `fill_buf` has.
+fn read_via_buf<R: BufRead>(source: &mut R, out: &mut [u8]) -> std::io::Result<usize> {
+    let available = source.fill_buf()?;
+    let n = available.len().min(out.len());
+    out[..n].copy_from_slice(&available[..n]);
+    source.consume(n);
+    Ok(n)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     None,
@@ -425,6 +434,28 @@ impl Input {
         Ok(input)
     }
 
+    /// A streamed input whose first bytes `head` were read (to sniff the compression); its
+    /// source is set by the caller once the decoder is built.
+    fn streamed(
+        name: &str,
+        head: &[u8],
+        size: Option<u64>,
+        used: Used,
+        buffer_bytes: usize,
+    ) -> Input {
+        Input {
+            name: name.into(),
+            source: Source::Stream(Box::new(std::io::empty())),
+            compression: sniff(head),
+            size,
+            delivered: 0,
+            used,
+            fallback: None,
+            inflate_thread: false,
+            buffer_bytes,
+        }
+    }
+
     fn from_uring(
         name: &str,
         mut source: uring::UringSource,
@@ -432,21 +463,12 @@ impl Input {
         spec: &InputSpec,
     ) -> Result<Input, ReadError> {
         let head = read_head(&mut source).map_err(|e| open_error(name, &e))?;
-        let mut input = Input {
-            name: name.into(),
-            source: Source::Stream(Box::new(std::io::empty())),
-            compression: sniff(&head),
-            size,
-            delivered: 0,
-            used: Used::Uring {
-                depth: source.depth(),
-                buffer_size: source.buffer_size(),
-                stream: !source.seekable(),
-            },
-            fallback: None,
-            inflate_thread: false,
-            buffer_bytes: source.buffer_bytes(),
+        let used = Used::Uring {
+            depth: source.depth(),
+            buffer_size: source.buffer_size(),
+            stream: !source.seekable(),
         };
+        let mut input = Input::streamed(name, &head, size, used, source.buffer_bytes());
         input.source = Source::Stream(input.decode(Cursor::new(head).chain(source), spec)?);
         Ok(input)
     }
@@ -458,17 +480,7 @@ impl Input {
         spec: &InputSpec,
     ) -> Result<Input, ReadError> {
         let head = read_head(&mut reader).map_err(|e| open_error(name, &e))?;
-        let mut input = Input {
-            name: name.into(),
-            source: Source::Stream(Box::new(std::io::empty())),
-            compression: sniff(&head),
-            size,
-            delivered: 0,
-            used: Used::Read,
-            fallback: None,
-            inflate_thread: false,
-            buffer_bytes: 0,
-        };
+        let mut input = Input::streamed(name, &head, size, Used::Read, 0);
         let buffered = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(reader));
         input.source = Source::Stream(input.decode(buffered, spec)?);
         Ok(input)

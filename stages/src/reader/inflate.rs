@@ -113,13 +113,6 @@ impl BufRead for ChannelSource {
 
 impl Read for ChannelSource {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(out.len());
-            out[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        super::read_via_buf(self, out)
     }
 }
