@@ -64,6 +64,10 @@ pub struct TuningArgs {
     /// Most candidate representatives aligned per record [reduce.max_candidates].
     #[arg(long, value_name = "N")]
     pub max_candidates: Option<usize>,
+    /// Decision order: auto (longest first for uncompressed files, arrival order for streams),
+    /// input, or longest-first; outputs stay in input order [reduce.order].
+    #[arg(long, value_name = "ORDER", value_parser = ["auto", "input", "longest-first"])]
+    pub order: Option<String>,
     /// Aligner threads, 0 = all allowed CPUs [performance.threads].
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -217,6 +221,10 @@ impl TuningArgs {
             alphabet,
             kmer_size: self.kmer_size,
             max_candidates: self.max_candidates,
+            order: self
+                .order
+                .as_deref()
+                .and_then(config::ProcessingOrder::parse),
             use_banding: self.alignment.use_banding,
             band_width: self.alignment.band_width,
             adaptive_banding: self.alignment.adaptive_banding,

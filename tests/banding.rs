@@ -35,7 +35,10 @@ fn pair_with_long_insertion() -> Vec<u8> {
     fasta
 }
 
-fn reduce_tsv(args: &[&str]) -> (String, String) {
+fn reduce_tsv(extra: &[&str]) -> (String, String) {
+    // Input order, so "rep" (the shorter) comes first and is the representative.
+    let args: Vec<&str> = [&["--order", "input"][..], extra].concat();
+    let args = &args[..];
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.fa");
     let fasta = pair_with_long_insertion();

@@ -107,6 +107,7 @@ fn every_flag_overrides() {
         alphabet: Some(AlphabetChoice::Nucleotide),
         kmer_size: Some(15),
         max_candidates: Some(4),
+        order: Some(talaria::config::ProcessingOrder::Input),
         threads: Some(2),
         memory_limit: Some(512 << 20),
         chunk_size: Some(10),
@@ -123,6 +124,7 @@ fn every_flag_overrides() {
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
+    assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 40);
     assert!(!c.alignment.adaptive_banding);

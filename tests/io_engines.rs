@@ -108,7 +108,13 @@ fn reduce(
         dir.join("back.fa"),
     );
     let mut cmd = talaria();
-    cmd.arg("reduce").arg("-i");
+    cmd.arg("reduce");
+    if !flags.contains(&"--order") {
+        // Arrival order unless the test asks otherwise: a file and a stream of the same bytes
+        // are then decided alike (`--order auto` would decide a file longest first).
+        cmd.args(["--order", "input"]);
+    }
+    cmd.arg("-i");
     match path {
         Some(p) => cmd.arg(p),
         None => cmd.arg("-"),
@@ -267,6 +273,41 @@ fn every_engine_from_a_file_and_from_stdin_gives_the_same_bytes() {
                 }
             };
             assert!(line.starts_with(&expected), "{what}: {line}");
+        }
+    }
+}
+
+#[test]
+fn longest_first_through_every_engine_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = input();
+    let path = write(dir.path(), "in.fa", &data);
+    let flags = |engine: &'static str| vec!["--order", "auto", "--io-engine", engine];
+    let reference = reduce(dir.path(), Some(&path), None, &flags("read"), &[], &data);
+    let arrival = reduce(
+        dir.path(),
+        Some(&path),
+        None,
+        &["--order", "input"],
+        &[],
+        &data,
+    );
+    assert!(
+        reference.reduced != arrival.reduced,
+        "longest first should pick other representatives on this input"
+    );
+    let uring = uring_works();
+    for (label, mut variant_flags, env) in variants() {
+        variant_flags.splice(0..0, ["--order", "auto"]);
+        let run = reduce(dir.path(), Some(&path), None, &variant_flags, &env, &data);
+        run.assert_same_outputs(&reference, label);
+        let line = reader_line(&run.stderr);
+        assert!(
+            line.ends_with("(scan and write passes); deciding pass: mmap, records longest first"),
+            "{label}: {line}"
+        );
+        if label.starts_with("uring") && uring {
+            assert!(line.starts_with("reader: io_uring"), "{label}: {line}");
         }
     }
 }

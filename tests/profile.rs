@@ -233,7 +233,16 @@ fn json_file_keeps_the_text_summary() {
 #[test]
 fn alignment_and_io_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let (err, _) = reduce(dir.path(), &["--profile-alignment", "--profile-io", "-q"]);
+    let (err, _) = reduce(
+        dir.path(),
+        &[
+            "--profile-alignment",
+            "--profile-io",
+            "-q",
+            "--order",
+            "input",
+        ],
+    );
     assert!(!err.contains("talaria reduce:"), "quiet: {err}");
     for needle in [
         "talaria alignment profile: kernel scalar",
@@ -394,4 +403,26 @@ fn accounting_off_measures_nothing_and_changes_no_output() {
             "{f} differs with accounting off"
         );
     }
+}
+
+#[test]
+fn longest_first_io_table_counts_its_scan_and_rewrite_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (err, _) = reduce(
+        dir.path(),
+        &["--profile-io", "-q", "--order", "longest-first"],
+    );
+    let size = std::fs::metadata(data("sample.fasta")).unwrap().len();
+    for pass in ["scan-read", "rewrite-read"] {
+        let line = err
+            .lines()
+            .find(|l| l.trim_start().starts_with(pass))
+            .unwrap_or_else(|| panic!("no {pass} row:\n{err}"));
+        let bytes: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert_eq!(bytes, size, "{line}");
+    }
+    assert!(
+        err.contains("deciding pass: mmap, records longest first"),
+        "{err}"
+    );
 }

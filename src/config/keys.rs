@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::{AlphabetChoice, IoEngine, ThreadAffinity};
+use super::{AlphabetChoice, IoEngine, ProcessingOrder, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -115,6 +115,7 @@ pub(crate) enum Field {
     Alphabet,
     KmerSize,
     MaxCandidates,
+    Order,
     UseBanding,
     BandWidth,
     AdaptiveBanding,
@@ -138,7 +139,7 @@ pub(crate) enum Field {
     BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 26;
+pub(crate) const FIELD_COUNT: usize = 27;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -169,6 +170,8 @@ pub(crate) enum Kind {
     Affinity,
     /// "auto", "read", "mmap" or "uring".
     IoEngine,
+    /// "auto", "input" or "longest-first".
+    Order,
 }
 
 /// A typed value on its way into `Config`.
@@ -180,6 +183,7 @@ pub(crate) enum Value {
     Bool(bool),
     Affinity(ThreadAffinity),
     IoEngine(IoEngine),
+    Order(ProcessingOrder),
 }
 
 pub(crate) struct KeySpec {
@@ -207,6 +211,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // against the alphabet once all sources are merged).
     KeySpec { name: "reduce.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: Some("--kmer-size") },
     KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--max-candidates") },
+    KeySpec { name: "reduce.order", field: Field::Order, kind: Kind::Order, flag: Some("--order") },
     KeySpec { name: "alignment.use_banding", field: Field::UseBanding, kind: Kind::Bool, flag: Some("--use-banding") },
     KeySpec { name: "alignment.band_width", field: Field::BandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--band-width") },
     KeySpec { name: "alignment.adaptive_banding", field: Field::AdaptiveBanding, kind: Kind::Bool, flag: Some("--adaptive-banding") },
@@ -350,6 +355,7 @@ impl Kind {
             Kind::Bool => "true or false".into(),
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
+            Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
         }
     }
 
@@ -368,6 +374,7 @@ impl Kind {
             (Kind::Bool, Value::Bool(_)) => true,
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
+            (Kind::Order, Value::Order(_)) => true,
             _ => false,
         }
     }
@@ -388,6 +395,7 @@ impl Kind {
             (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
+            (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -405,6 +413,7 @@ impl Kind {
             Kind::Bool => Value::Bool(boolean(text)?),
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
+            Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

@@ -170,6 +170,52 @@ struct Representatives {
     next: usize,
 }
 
+/// The representatives read so far. Records decided longest first (`reduce::longest_first`)
+/// can name a representative that comes later in the file than they do, so the reduced FASTA
+/// is read ahead until it is there; the representatives read ahead wait in `ahead` until their
+/// own entry in the deltas writes them out (and checks their crc).
+struct RepTable {
+    source: Representatives,
+    /// Residues of every representative read, by number.
+    residues: Vec<Box<[u8]>>,
+    /// (raw bytes, header) of those read ahead of their entry, in file order.
+    ahead: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Representatives whose entry was seen.
+    emitted: usize,
+}
+
+impl RepTable {
+    /// The next representative in file order, for its `Representative` entry: (raw, header,
+    /// residues), or `None` when the reduced FASTA has no more.
+    fn next_entry(&mut self) -> Option<(Vec<u8>, Vec<u8>, &[u8])> {
+        let (raw, header) = match self.ahead.pop_front() {
+            Some(read) => read,
+            None => {
+                let (raw, header, residues) = self.source.next()?;
+                self.residues.push(residues.into_boxed_slice());
+                (raw, header)
+            }
+        };
+        self.emitted += 1;
+        Some((raw, header, &self.residues[self.emitted - 1]))
+    }
+
+    /// Residues of representative `rep` (0-based), reading ahead as far as needed.
+    fn residues(&mut self, rep: usize) -> Option<&[u8]> {
+        while self.residues.len() <= rep {
+            let (raw, header, residues) = self.source.next()?;
+            self.residues.push(residues.into_boxed_slice());
+            self.ahead.push_back((raw, header));
+        }
+        Some(&self.residues[rep])
+    }
+
+    /// Whether the reduced FASTA holds records no entry wrote out.
+    fn has_more(&mut self) -> bool {
+        !self.ahead.is_empty() || self.source.next().is_some()
+    }
+}
+
 impl Representatives {
     /// (raw bytes, header, residues) of the next representative.
     fn next(&mut self) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
@@ -197,12 +243,16 @@ fn rebuild(
     deltas_name: &str,
     reduced_name: &str,
 ) -> Result<ReconstructSummary, RebuildError> {
-    let mut reps = Representatives {
-        rx: chunks,
-        chunk: None,
-        next: 0,
+    let mut reps = RepTable {
+        source: Representatives {
+            rx: chunks,
+            chunk: None,
+            next: 0,
+        },
+        residues: Vec::new(),
+        ahead: Default::default(),
+        emitted: 0,
     };
-    let mut rep_seqs: Vec<Box<[u8]>> = Vec::new();
     let mut summary = ReconstructSummary::default();
     let mut output_hash = xxhash_rust::xxh3::Xxh3::new();
     let mut reduced_hash = xxhash_rust::xxh3::Xxh3::new();
@@ -223,8 +273,8 @@ fn rebuild(
                 }
             }
             Entry::Representative { crc } => {
-                let number = rep_seqs.len() + 1;
-                let Some((raw, header, residues)) = reps.next() else {
+                let number = reps.emitted + 1;
+                let Some((raw, header, residues)) = reps.next_entry() else {
                     return Err(mismatch(format!(
                         "the deltas expect representative {number} but the reduced FASTA has only {} records",
                         number - 1
@@ -240,9 +290,8 @@ fn rebuild(
                 reduced_bytes += raw.len() as u64;
                 match line_width {
                     None => buf.extend_from_slice(&raw),
-                    Some(width) => render_wrapped(&header, &residues, width, &mut buf),
+                    Some(width) => render_wrapped(&header, residues, width, &mut buf),
                 }
-                rep_seqs.push(residues.into_boxed_slice());
                 summary.representatives += 1;
             }
             Entry::Member {
@@ -252,11 +301,12 @@ fn rebuild(
                 delta,
                 seq_len,
             } => {
-                let Some(rep_seq) = rep_seqs.get(rep as usize) else {
+                let Some(rep_seq) = reps.residues(rep as usize) else {
                     return Err(mismatch(format!(
-                        "record {} refers to representative {} which has not appeared yet",
+                        "record {} refers to representative {} but the reduced FASTA has only {} records",
                         summary.records + 1,
-                        rep + 1
+                        rep + 1,
+                        reps.residues.len()
                     )));
                 };
                 seq.clear();
@@ -287,7 +337,7 @@ fn rebuild(
         write_out(out, &buf)?;
         summary.records = summary.representatives + summary.members;
     }
-    if reps.next().is_some() {
+    if reps.has_more() {
         return Err(mismatch(
             "the reduced FASTA has more records than the deltas describe".into(),
         ));

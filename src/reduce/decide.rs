@@ -248,28 +248,20 @@ impl Decider {
     ) -> Option<Join> {
         let rep = index.read().exact(features.exact_hash, seq).cloned()?;
         self.stats.exact_hits += 1;
-        let n = seq.len();
-        let aln = Alignment {
-            score: 0,
-            query_start: 0,
-            query_end: n,
-            target_start: 0,
-            target_end: n,
-            identical: n,
-            ops: if n == 0 {
-                Vec::new()
-            } else {
-                vec![(AlignOp::Pair, n as u32)]
-            },
-        };
-        let mut delta = Vec::new();
-        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
-        Some(Join {
-            rep: rep.ordinal,
-            identity: 1.0,
-            delta,
-            exact: true,
-        })
+        Some(exact_join(seq, &rep))
+    }
+
+    /// The join of `seq` to `rep` found earlier (an exact duplicate when `exact`), computed
+    /// again: the same alignment, so the same delta. `None` if it no longer passes, which would
+    /// be a bug (every step of a decision is a function of the two sequences alone).
+    pub fn rejoin(&mut self, seq: &[u8], rep: &RepSeq, exact: bool) -> Option<Join> {
+        if exact {
+            return seq
+                .eq_ignore_ascii_case(&rep.seq)
+                .then(|| exact_join(seq, rep));
+        }
+        self.member_pos.clear();
+        self.try_join(seq, rep)
     }
 
     /// Search representatives with ordinal >= `since` (all of them when 0), aligning at most
@@ -440,6 +432,33 @@ impl Decider {
             }
         }
         Seed { best, low, high }
+    }
+}
+
+/// An exact duplicate's join: one run of identical columns (case differences are kept in the
+/// delta).
+fn exact_join(seq: &[u8], rep: &RepSeq) -> Join {
+    let n = seq.len();
+    let aln = Alignment {
+        score: 0,
+        query_start: 0,
+        query_end: n,
+        target_start: 0,
+        target_end: n,
+        identical: n,
+        ops: if n == 0 {
+            Vec::new()
+        } else {
+            vec![(AlignOp::Pair, n as u32)]
+        },
+    };
+    let mut delta = Vec::new();
+    ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
+    Join {
+        rep: rep.ordinal,
+        identity: 1.0,
+        delta,
+        exact: true,
     }
 }
 

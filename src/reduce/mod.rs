@@ -10,8 +10,10 @@
 pub mod banding;
 pub mod clstr;
 pub mod decide;
+pub mod emit;
 pub mod index;
 pub mod io;
+pub mod longest_first;
 pub mod monitor;
 pub mod pipeline;
 pub mod placement;

@@ -219,6 +219,9 @@ fn run_cpu(registry: &Registry, secs: f64) -> String {
     if by_stage.is_empty() {
         return "unknown".into();
     }
+    // Pipeline order, whatever order the threads registered in.
+    const ORDER: [&str; 5] = ["reader", "chunker", "prefetch", "aligner", "writer"];
+    by_stage.sort_by_key(|(s, _)| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
     by_stage
         .iter()
         .map(|(s, p)| format!("{s} {p:.0}%"))

@@ -14,8 +14,9 @@ use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::index::RepIndex;
+use crate::reduce::longest_first::{self, Choice, Decisions};
 use crate::reduce::summary::Summary;
-use crate::reduce::writer::{DecidedChunk, Outputs, Writer};
+use crate::reduce::writer::{DecidedChunk, Destination, Finished, Outputs, Writer};
 use parking_lot::{Mutex, RwLock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ struct Budgets {
     sink: usize,
     index: usize,
     aligner_cells: usize,
+    /// The longest-first table and the deltas it keeps (taken out of `index` when used).
+    order_table: usize,
 }
 
 impl Budgets {
@@ -88,6 +91,7 @@ impl Budgets {
             index: part(7, 20),
             // One traceback byte per cell: all workers plus the writer together get ~10%.
             aligner_cells: (part(1, 10) / (workers + 1)).max(1 << 20),
+            order_table: part(1, 10),
         }
     }
 }
@@ -133,7 +137,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
             .unwrap_or(1),
         n => n,
     };
-    let budgets = Budgets::split(cfg.performance.memory_limit, workers);
+    let mut budgets = Budgets::split(cfg.performance.memory_limit, workers);
 
     // Open the input and look at a fixed prefix to settle the alphabet before any thread starts.
     let spec = crate::reduce::io::input_spec(&cfg.performance, job.input.clone(), budgets.blocks);
@@ -170,6 +174,34 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
             alphabet.name()
         )));
     }
+    // Longest first where the input can be read twice (the alphabet above still comes from the
+    // file's own first bytes, so it is the same in either order).
+    let choice = longest_first::plan(
+        &mut input,
+        &prefix,
+        &spec,
+        cfg.reduce.order,
+        budgets.order_table,
+    )?;
+    let mut sequential_reader = None;
+    let (plan, order_note) = match choice {
+        Choice::LongestFirst(plan) => {
+            sequential_reader = Some(crate::reduce::io::describe(
+                &input,
+                cfg.performance.block_size,
+            ));
+            input = plan.replay()?;
+            prefix = Vec::new();
+            budgets.index -= budgets.order_table;
+            let note = format!(
+                "longest first, outputs in input order ({} records scanned in {:.2} s)",
+                plan.records(),
+                plan.scan_seconds
+            );
+            (Some(plan), note)
+        }
+        Choice::InputOrder(note) => (None, note),
+    };
     let coder = KmerCoder::new(alphabet, k);
     let params = Params {
         coder,
@@ -215,7 +247,14 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     };
 
     let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
-    let reader_name = crate::reduce::io::describe(&input, cfg.performance.block_size);
+    let reader_name = match sequential_reader {
+        // The scan and the write pass read the file in order with the configured engine; the
+        // deciding pass in between reads records out of order from a read-only mapping.
+        Some(engine) => {
+            format!("{engine} (scan and write passes); deciding pass: mmap, records longest first")
+        }
+        None => crate::reduce::io::describe(&input, cfg.performance.block_size),
+    };
     let blocks_budget = crate::reduce::io::block_channel_budget(
         &input,
         &spec,
@@ -351,17 +390,27 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     }
     drop((sketch_rx, decided_tx));
 
+    let mut held_outputs = None;
     let writer = {
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
         let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
-        let unit = if alphabet == Alphabet::Protein {
-            "aa"
-        } else {
-            "nt"
+        let unit = unit_of(alphabet);
+        let destination = match &plan {
+            None => Destination::Emit(Box::new(crate::reduce::emit::Emitter::new(outputs))),
+            Some(plan) => {
+                let table = plan.records() * longest_first::BYTES_PER_RECORD;
+                let keep_ids = outputs.needs_ids();
+                held_outputs = Some(outputs);
+                Destination::Collect(Decisions::new(
+                    plan.records(),
+                    keep_ids,
+                    budgets.order_table.saturating_sub(table),
+                ))
+            }
         };
         stage::spawn("writer", move || -> Result<_, ReduceError> {
-            let mut writer = Writer::new(index, decider, outputs);
+            let mut writer = Writer::to(index, decider, destination);
             let counters = metrics::counters();
             loop {
                 let next = {
@@ -436,12 +485,46 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     if let Some(p) = first_panic {
         return Err(p.into());
     }
-    let Some(((sinks, counts, writer_stats), input_bytes)) = writer_result?? else {
+    let Some(((finished, mut counts, writer_stats), mut input_bytes)) = writer_result?? else {
         return Err(ReduceError::Usage(
             "internal error: the pipeline ended early".into(),
         ));
     };
     stats.add(&writer_stats);
+    let mut order_note = order_note;
+    let mut order_reads = Vec::new();
+    let scan_reads = plan.as_ref().map(|p| p.scan_reads).unwrap_or_default();
+    let sinks = match (finished, plan, held_outputs) {
+        (Finished::Written(sinks), _, _) => sinks,
+        (Finished::Collected(decisions), Some(plan), Some(outputs)) => {
+            // Pass 3 of longest first: every output in input order.
+            let decider =
+                Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+            let unit = unit_of(alphabet);
+            let table_bytes = plan.bytes() + decisions.bytes();
+            let dropped = decisions.dropped;
+            let written = stage::spawn("rewriter", move || {
+                longest_first::write_in_input_order(&plan, decisions, outputs, decider, unit)
+            })?
+            .join()??;
+            counts.add_written(&written.counts);
+            input_bytes = written.reads.bytes;
+            order_reads.push(("scan-read".to_string(), scan_reads));
+            order_reads.push(("rewrite-read".to_string(), written.reads));
+            order_note.push_str(&format!(
+                "; table {:.1} MiB, {} deltas recomputed",
+                table_bytes as f64 / (1024.0 * 1024.0),
+                written.recomputed
+            ));
+            debug_assert_eq!(dropped, written.recomputed);
+            written.sinks
+        }
+        _ => {
+            return Err(ReduceError::Usage(
+                "internal error: longest-first decisions without a plan".into(),
+            ))
+        }
+    };
 
     // Every stage succeeded: now, and only now, the outputs get their final names.
     let mut written = Vec::new();
@@ -458,6 +541,10 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         reader_mode: reader_name.clone(),
         compression: compression.clone(),
         prefix_reads,
+        order_reads: order_reads
+            .into_iter()
+            .map(|(name, r)| crate::reduce::profile::PassIo::of(name, r.bytes, r.calls, r.read_ns))
+            .collect(),
     };
     let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
     Ok(Summary {
@@ -468,6 +555,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         kmer_size: k,
         sketch_scale: sketch.scale(),
         threshold: params.threshold,
+        order: order_note,
         threads: workers,
         records: counts.records,
         representatives: counts.representatives,
@@ -497,6 +585,15 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         placement: pinning.map(|p| p.report()),
         profile,
     })
+}
+
+/// Length unit of the `.clstr` listing.
+fn unit_of(alphabet: Alphabet) -> &'static str {
+    if alphabet == Alphabet::Protein {
+        "aa"
+    } else {
+        "nt"
+    }
 }
 
 fn aligner_for(alphabet: Alphabet, max_cells: usize) -> Aligner {

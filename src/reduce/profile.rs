@@ -19,6 +19,31 @@ pub struct RunTotals {
     pub compression: String,
     /// Reads done on the main thread before the reader started (alphabet detection): calls, ns.
     pub prefix_reads: (u64, u64),
+    /// Longest-first order's sequential passes over the file (scan, rewrite), besides the
+    /// reader stage's out-of-order replay; empty in arrival order.
+    pub order_reads: Vec<PassIo>,
+}
+
+/// One sequential read pass done outside the reader stage.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PassIo {
+    pub name: String,
+    pub bytes: u64,
+    pub calls: u64,
+    pub seconds: f64,
+    pub mb_per_s: f64,
+}
+
+impl PassIo {
+    pub fn of(name: String, bytes: u64, calls: u64, read_ns: u64) -> PassIo {
+        PassIo {
+            name,
+            bytes,
+            calls,
+            seconds: read_ns as f64 / 1e9,
+            mb_per_s: per_second(bytes as f64 / 1e6, read_ns),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -128,6 +153,8 @@ pub struct IoProfile {
     pub read_seconds: f64,
     pub read_mb_per_s: f64,
     pub outputs: Vec<OutputIo>,
+    /// Longest first: the scan and rewrite passes' reads (`read_*` above is the replay).
+    pub passes: Vec<PassIo>,
     /// Time in read and write calls / wall time, percent (capped at 100); None (JSON null) with
     /// TALARIA_ACCOUNTING=off, when those calls are not timed.
     pub io_wait_pct: Option<f64>,
@@ -441,6 +468,7 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
         })
         .collect();
     let write_ns: f64 = outputs.iter().map(|o| o.seconds * 1e9).sum();
+    let pass_ns: f64 = totals.order_reads.iter().map(|p| p.seconds * 1e9).sum();
     IoProfile {
         reader_mode: totals.reader_mode.clone(),
         compression: totals.compression.clone(),
@@ -454,8 +482,9 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
         read_seconds: read_ns as f64 / 1e9,
         read_mb_per_s: per_second(read_bytes as f64 / 1e6, read_ns),
         outputs,
+        passes: totals.order_reads.clone(),
         io_wait_pct: metrics::accounting_on()
-            .then(|| pct(read_ns as f64 + write_ns, wall_ns as f64)),
+            .then(|| pct(read_ns as f64 + write_ns + pass_ns, wall_ns as f64)),
     }
 }
 

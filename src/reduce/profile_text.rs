@@ -263,6 +263,18 @@ impl RunProfile {
             io.read_seconds,
             io.read_mb_per_s
         );
+        for p in &io.passes {
+            let _ = writeln!(
+                o,
+                "  {:<14} {:>12} {:>8} {:>12.0} {:>9.3} {:>9.1}",
+                p.name,
+                p.bytes,
+                p.calls,
+                p.bytes as f64 / p.calls.max(1) as f64,
+                p.seconds,
+                p.mb_per_s
+            );
+        }
         for w in &io.outputs {
             let _ = writeln!(
                 o,

@@ -12,6 +12,8 @@ pub struct Summary {
     /// Candidates from 1 in this many k-mers (1: all; `use_sketching`).
     pub sketch_scale: u64,
     pub threshold: f64,
+    /// The order records were decided in, and why (`reduce::longest_first`).
+    pub order: String,
     pub threads: usize,
     pub records: u64,
     pub representatives: u64,
@@ -104,7 +106,7 @@ impl fmt::Display for Summary {
         writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
         writeln!(
             f,
-            "  input: {} ({}), {} k={}{}, threshold {}\n  reader: {}",
+            "  input: {} ({}), {} k={}{}, threshold {}\n  order: {}\n  reader: {}",
             self.input_name,
             self.compression,
             self.alphabet,
@@ -115,6 +117,7 @@ impl fmt::Display for Summary {
                 String::new()
             },
             self.threshold,
+            self.order,
             self.reader
         )?;
         writeln!(

@@ -1,17 +1,20 @@
 //! The writer stage: takes decided chunks strictly in input order, completes each decision
 //! against representatives published after the deciding worker's snapshot (this is what makes
 //! the result independent of thread count and chunk size), publishes new representatives to the
-//! index, and writes the reduced FASTA, the deltas and the cluster tables.
+//! index, and writes the reduced FASTA, the deltas and the cluster tables — or, when records
+//! are decided longest first, records each decision for `reduce::longest_first` to write in
+//! input order at the end.
 
-use crate::delta::file::{DeltaWriter, Entry, Trailer};
 use crate::fasta::record::{Chunk, Record};
-use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Join, Verdict};
+use crate::reduce::emit::{EmitCounts, Emitter, MemberOut};
 use crate::reduce::index::RepIndex;
+use crate::reduce::longest_first::Decisions;
 use parking_lot::RwLock;
-use std::io::Write;
 use std::sync::Arc;
 use talaria_stages::sink::{Sink, SinkError};
+
+pub use crate::reduce::emit::Outputs;
 
 /// A chunk after the aligner workers: one verdict per record.
 pub struct DecidedChunk {
@@ -35,15 +38,6 @@ fn verdict_bytes(v: &Verdict) -> usize {
     }
 }
 
-/// The open outputs. Nothing here is committed by the writer: the caller commits only when
-/// every stage succeeded, so a failed run leaves no finished-looking file.
-pub struct Outputs {
-    pub fasta: Sink,
-    pub deltas: Option<DeltaWriter<Sink>>,
-    pub clusters: Option<Sink>,
-    pub clstr: Option<(Sink, ClstrCollector)>,
-}
-
 /// Counts kept by the writer.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WriterCounts {
@@ -61,32 +55,54 @@ pub struct WriterCounts {
     pub reduced_xxh3: u64,
 }
 
+impl WriterCounts {
+    /// Take the output figures (bytes and checksum of the reduced FASTA) from what was written.
+    pub fn add_written(&mut self, written: &EmitCounts) {
+        self.reduced_bytes = written.reduced_bytes;
+        self.reduced_xxh3 = written.reduced_xxh3;
+    }
+}
+
+/// Where decisions go.
+pub enum Destination {
+    /// Straight into the output files: records are decided in input order.
+    Emit(Box<Emitter>),
+    /// Into a table, written in input order afterwards (`reduce::longest_first`).
+    Collect(Decisions),
+}
+
+/// What the writer hands back at the end.
+pub enum Finished {
+    Written(Vec<Sink>),
+    Collected(Decisions),
+}
+
 pub struct Writer {
     index: Arc<RwLock<RepIndex>>,
     decider: Decider,
-    outputs: Outputs,
+    destination: Destination,
     counts: WriterCounts,
-    reduced_hash: xxhash_rust::xxh3::Xxh3,
-    /// Representative ids by ordinal, kept only when a cluster table is written.
-    rep_ids: Option<Vec<Box<[u8]>>>,
     /// LRU touches not yet applied; eviction reads them only when publishing, so applying them
     /// just before each publish is exactly equivalent to applying them at once.
     pending_touches: Vec<(u32, u64)>,
-    line: Vec<u8>,
 }
 
 impl Writer {
     pub fn new(index: Arc<RwLock<RepIndex>>, decider: Decider, outputs: Outputs) -> Writer {
-        let keep_ids = outputs.clusters.is_some();
+        Writer::to(
+            index,
+            decider,
+            Destination::Emit(Box::new(Emitter::new(outputs))),
+        )
+    }
+
+    pub fn to(index: Arc<RwLock<RepIndex>>, decider: Decider, destination: Destination) -> Writer {
         Writer {
             index,
             decider,
-            outputs,
+            destination,
             counts: WriterCounts::default(),
-            reduced_hash: xxhash_rust::xxh3::Xxh3::new(),
-            rep_ids: keep_ids.then(Vec::new),
             pending_touches: Vec::new(),
-            line: Vec::new(),
         }
     }
 
@@ -101,10 +117,10 @@ impl Writer {
             features,
             verdicts,
         } = decided;
-        if let (Some(preamble), Some(deltas)) = (&chunk.preamble, self.outputs.deltas.as_mut()) {
-            deltas
-                .write_entry(&Entry::Preamble(preamble.clone()))
-                .map_err(io_err)?;
+        if let (Some(preamble), Destination::Emit(emitter)) =
+            (&chunk.preamble, &mut self.destination)
+        {
+            emitter.preamble(preamble)?;
         }
         for ((record, feature), verdict) in chunk.records.iter().zip(&features).zip(verdicts) {
             match self.resolve(record, feature, verdict) {
@@ -186,28 +202,15 @@ impl Writer {
             record.ordinal,
         );
         debug_assert_eq!(ordinal as u64, self.counts.representatives);
-        let raw = record.raw(&chunk.data);
-        self.outputs.fasta.write_all(raw).map_err(io_err)?;
-        self.reduced_hash.update(raw);
-        self.counts.reduced_bytes += raw.len() as u64;
-        if let Some(deltas) = self.outputs.deltas.as_mut() {
-            deltas
-                .write_entry(&Entry::Representative {
-                    crc: crc32fast::hash(raw),
-                })
-                .map_err(io_err)?;
-        }
-        let id = record.id(&chunk.data);
-        if let Some(ids) = self.rep_ids.as_mut() {
-            ids.push(id.into());
-        }
-        self.write_cluster_line(id, id)?;
-        if let Some((_, clstr)) = self.outputs.clstr.as_mut() {
-            clstr.new_cluster(id, record.seq.len());
-        }
         self.counts.records += 1;
         self.counts.representatives += 1;
-        Ok(())
+        match &mut self.destination {
+            Destination::Emit(emitter) => emitter.representative(&chunk.data, record),
+            Destination::Collect(decisions) => {
+                decisions.representative(ordinal, record.id(&chunk.data), record.seq.len());
+                Ok(())
+            }
+        }
     }
 
     fn write_member(
@@ -217,76 +220,44 @@ impl Writer {
         join: Join,
     ) -> Result<(), SinkError> {
         self.pending_touches.push((join.rep, record.ordinal));
-        if let Some(deltas) = self.outputs.deltas.as_mut() {
-            let mut layout = Vec::new();
-            record.layout.encode(&mut layout);
-            let entry = Entry::Member {
-                rep: join.rep as u64,
-                header: record.header(&chunk.data).to_vec(),
-                layout,
-                delta: join.delta,
-                seq_len: record.seq.len() as u64,
-            };
-            deltas.write_entry(&entry).map_err(io_err)?;
-        }
-        let id = record.id(&chunk.data);
-        if let Some(ids) = self.rep_ids.take() {
-            let result = self.write_cluster_line(&ids[join.rep as usize], id);
-            self.rep_ids = Some(ids);
-            result?;
-        }
-        if let Some((_, clstr)) = self.outputs.clstr.as_mut() {
-            clstr.add_member(join.rep, id, record.seq.len(), join.identity);
-        }
         self.counts.records += 1;
         self.counts.members += 1;
         self.counts.exact_members += join.exact as u64;
-        Ok(())
-    }
-
-    fn write_cluster_line(&mut self, rep_id: &[u8], member_id: &[u8]) -> Result<(), SinkError> {
-        if let Some(tsv) = self.outputs.clusters.as_mut() {
-            self.line.clear();
-            self.line.extend_from_slice(rep_id);
-            self.line.push(b'\t');
-            self.line.extend_from_slice(member_id);
-            self.line.push(b'\n');
-            tsv.write_all(&self.line).map_err(io_err)?;
+        match &mut self.destination {
+            Destination::Emit(emitter) => emitter.member(
+                &chunk.data,
+                MemberOut {
+                    rep: join.rep,
+                    delta: join.delta,
+                    identity: join.identity,
+                    exact: join.exact,
+                    record,
+                },
+            ),
+            Destination::Collect(decisions) => {
+                decisions.member(join);
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    /// All chunks written: finish the deltas (trailer) and the `.clstr` listing. Returns the
-    /// outputs, still uncommitted, and the counts.
+    /// All chunks handled: finish the outputs (still uncommitted) or hand the decisions back.
     pub fn finish(
-        mut self,
+        self,
         input_bytes: u64,
         input_xxh3: u64,
         unit: &str,
-    ) -> Result<(Vec<Sink>, WriterCounts, crate::reduce::decide::DecideStats), SinkError> {
-        self.counts.reduced_xxh3 = self.reduced_hash.digest();
-        let mut sinks = Vec::new();
-        sinks.push(self.outputs.fasta);
-        if let Some(deltas) = self.outputs.deltas {
-            let trailer = Trailer {
-                records: self.counts.records,
-                representatives: self.counts.representatives,
-                members: self.counts.members,
-                input_bytes,
-                input_xxh3,
-                reduced_bytes: self.counts.reduced_bytes,
-                reduced_xxh3: self.counts.reduced_xxh3,
-            };
-            sinks.push(deltas.finish(&trailer).map_err(io_err)?);
-        }
-        if let Some(tsv) = self.outputs.clusters {
-            sinks.push(tsv);
-        }
-        if let Some((mut sink, clstr)) = self.outputs.clstr {
-            clstr.write_to(unit, &mut sink).map_err(io_err)?;
-            sinks.push(sink);
-        }
-        Ok((sinks, self.counts, self.decider.stats))
+    ) -> Result<(Finished, WriterCounts, crate::reduce::decide::DecideStats), SinkError> {
+        let mut counts = self.counts;
+        let finished = match self.destination {
+            Destination::Emit(emitter) => {
+                let (sinks, written) = emitter.finish(input_bytes, input_xxh3, unit)?;
+                counts.add_written(&written);
+                Finished::Written(sinks)
+            }
+            Destination::Collect(decisions) => Finished::Collected(decisions),
+        };
+        Ok((finished, counts, self.decider.stats))
     }
 }
 
@@ -294,14 +265,5 @@ fn as_join(verdict: Verdict) -> Option<Join> {
     match verdict {
         Verdict::Member(join) => Some(join),
         Verdict::Representative { .. } => None,
-    }
-}
-
-/// Sink errors come back through `io::Write` as `io::Error`s; keep their kind.
-fn io_err(e: std::io::Error) -> SinkError {
-    SinkError {
-        path: String::from("output"),
-        message: e.to_string(),
-        kind: Some(e.kind()),
     }
 }

@@ -21,6 +21,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 pub mod inflate;
+pub mod replay;
 pub mod uring;
 
 /// `Read::read` for a source whose `BufRead` side does the work: copy what `fill_buf` has.

@@ -1,0 +1,503 @@
+//! Longest-first decisions (CD-HIT's order) with outputs in input order.
+//!
+//! A greedy reducer keeps the first record of a family it meets as the representative. When
+//! the longest member comes first, the shorter ones fit inside it; in arrival order a short
+//! fragment may become a representative that the longer relatives then fail to reach. Deciding
+//! longest first kept 14,510 representatives of 20k UniProt at 0.9 instead of 14,619 (README,
+//! "How it decides").
+//!
+//! It needs the input twice, so it applies to uncompressed regular files only; streams and
+//! compressed files keep arrival order. The passes:
+//! 1. [`plan`]: scan the file once, through the configured reader engine and the FASTA chunker
+//!    (the same parser, so the same records and the same errors), keep each record's byte range
+//!    and residue count, and sort: longest first, ties in input order.
+//! 2. The ordinary pipeline runs on the records replayed in that order
+//!    (`talaria_stages::reader::Input::replay`, random access through a read-only mapping
+//!    whatever the engine: the summary's `reader:` line says so); its writer records each
+//!    decision in a [`Decisions`] table instead of writing.
+//! 3. [`write_in_input_order`]: read the file again front to back (configured engine again)
+//!    and write every output in
+//!    input order, numbering representatives in input order. A member may now come before its
+//!    representative; `reconstruct` reads ahead for it.
+//!
+//! Memory: about [`BYTES_PER_RECORD`] bytes per record for the table, plus the members' deltas,
+//! which are kept up to the table's share of the memory limit and recomputed in pass 3 past it
+//! (the same alignment, so the same delta). An input whose table would not fit is decided in
+//! arrival order, and the summary says why.
+
+use crate::config::ProcessingOrder;
+use crate::fasta::chunker::{Chunker, FastaError};
+use crate::fasta::record::Chunk;
+use crate::reduce::decide::{Decider, Join};
+use crate::reduce::emit::{EmitCounts, Emitter, MemberOut, Outputs};
+use crate::reduce::index::RepSeq;
+use crate::reduce::ReduceError;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use talaria_stages::reader::replay::Piece;
+use talaria_stages::reader::{Compression, Input, InputSpec, ReadError};
+use talaria_stages::sink::Sink;
+
+/// Table bytes per record: its byte range and length (16), its place in the order (4), its
+/// decision (32) and the inverse order built in pass 3 (4).
+pub const BYTES_PER_RECORD: usize = 56;
+/// Environment variable that caps the kept deltas' bytes, for tests only.
+const TEST_DELTA_BUDGET: &str = "LONGEST_FIRST_TEST_DELTA_BUDGET";
+/// Records per chunk and bytes per read in the scan and in pass 3.
+const SCAN_RECORDS: usize = 4096;
+const SCAN_BYTES: usize = 8 << 20;
+
+/// What one sequential pass read: bytes, their xxh3, read calls and time inside them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassReads {
+    pub bytes: u64,
+    pub xxh3: u64,
+    pub calls: u64,
+    pub read_ns: u64,
+}
+
+/// Where a record sits in the file.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    offset: u64,
+    raw_len: u32,
+    seq_len: u32,
+}
+
+/// A file scanned and sorted, ready to be replayed longest first.
+pub struct Plan {
+    path: PathBuf,
+    /// How the input was opened for the scan: pass 3 reads it the same way.
+    spec: InputSpec,
+    spans: Vec<Span>,
+    /// Decision position -> input index.
+    order: Vec<u32>,
+    pub scan_seconds: f64,
+    /// The scan's reads (after the prefix the caller had read).
+    pub scan_reads: PassReads,
+}
+
+/// The outcome of [`plan`]: a plan, or the reason records are decided in arrival order.
+pub enum Choice {
+    LongestFirst(Plan),
+    InputOrder(String),
+}
+
+/// Decide the order for this input. `input` is the open input (configured engine), of which
+/// `prefix` was already read; `spec` opens it again for pass 3; `budget`: the table's share of
+/// the memory limit.
+pub fn plan(
+    input: &mut Input,
+    prefix: &[u8],
+    spec: &InputSpec,
+    order: ProcessingOrder,
+    budget: usize,
+) -> Result<Choice, ReduceError> {
+    let cannot = |why: &str| -> Result<Choice, ReduceError> {
+        match order {
+            ProcessingOrder::LongestFirst => Err(ReduceError::Usage(format!(
+                "--order longest-first reads the input twice, which {why} does not allow (use --order auto or input)"
+            ))),
+            _ => Ok(Choice::InputOrder(format!("input order ({why} is read once)"))),
+        }
+    };
+    if order == ProcessingOrder::Input {
+        return Ok(Choice::InputOrder("input order (as configured)".into()));
+    }
+    let Some(path) = spec.path.as_deref() else {
+        return cannot("standard input");
+    };
+    if input.compression() != Compression::None {
+        return cannot("a compressed input");
+    }
+    if !std::fs::metadata(path)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
+        return cannot("a pipe or device");
+    }
+    let started = Instant::now();
+    let max_records = budget / BYTES_PER_RECORD;
+    let (spans, scan_reads) = scan(input, prefix, max_records)?;
+    let spans = match spans {
+        Some(spans) => spans,
+        None => {
+            // The scan used up the input: open it again where the caller left it (after
+            // `prefix`), so the pipeline reads it in arrival order as if nothing happened.
+            *input = Input::open(spec)?; // no second fallback warning
+            let mut skipped = Vec::with_capacity(prefix.len());
+            input.read_block(&mut skipped, prefix.len())?;
+            if skipped != prefix {
+                return Err(changed(path));
+            }
+            let why = format!(
+                "input order (longest first needs {BYTES_PER_RECORD} bytes a record, more than {} records fit in its {} MiB share of the memory limit)",
+                max_records,
+                budget >> 20
+            );
+            return match order {
+                ProcessingOrder::LongestFirst => Err(ReduceError::Usage(format!(
+                    "--order longest-first: {why}; raise --memory-limit or use --order auto"
+                ))),
+                _ => Ok(Choice::InputOrder(why)),
+            };
+        }
+    };
+    let mut order: Vec<u32> = (0..spans.len() as u32).collect();
+    // Stable: equal lengths keep input order, so the plan is a function of the file alone.
+    order.sort_by_key(|&i| std::cmp::Reverse(spans[i as usize].seq_len));
+    Ok(Choice::LongestFirst(Plan {
+        path: path.to_path_buf(),
+        spec: spec.clone(),
+        spans,
+        order,
+        scan_seconds: started.elapsed().as_secs_f64(),
+        scan_reads,
+    }))
+}
+
+/// Every record's span, or `None` once there are more than `max_records` (or one over 4 GiB).
+fn scan(
+    input: &mut Input,
+    prefix: &[u8],
+    max_records: usize,
+) -> Result<(Option<Vec<Span>>, PassReads), ReduceError> {
+    let mut spans = Vec::new();
+    let mut fits = true;
+    let reads = each_chunk(input, prefix, &mut |chunk| {
+        for r in &chunk.records {
+            let (Ok(raw_len), Ok(seq_len)) =
+                (u32::try_from(r.raw.len()), u32::try_from(r.seq.len()))
+            else {
+                fits = false;
+                return Ok(false);
+            };
+            spans.push(Span {
+                offset: r.offset,
+                raw_len,
+                seq_len,
+            });
+        }
+        fits = spans.len() <= max_records;
+        Ok(fits)
+    })?;
+    Ok((fits.then_some(spans), reads))
+}
+
+/// Read `input` to its end through the chunker (after `prefix`, the bytes already read from
+/// it), handing each chunk to `visit` (which returns false to stop early). Returns what was
+/// read: all bytes (prefix included) and their xxh3, and the calls made here and their time.
+fn each_chunk(
+    input: &mut Input,
+    prefix: &[u8],
+    visit: &mut dyn FnMut(Chunk) -> Result<bool, ReduceError>,
+) -> Result<PassReads, ReduceError> {
+    let name = input.name().to_string();
+    let fasta_error = |error: FastaError| ReduceError::Fasta {
+        path: name.clone(),
+        error,
+    };
+    let timed = talaria_stages::metrics::accounting_on();
+    let mut chunker = Chunker::new(SCAN_RECORDS, SCAN_BYTES);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut reads = PassReads::default();
+    let mut block = prefix.to_vec();
+    let mut ready = Vec::new();
+    let mut stopped = false;
+    loop {
+        if block.is_empty() {
+            let t = timed.then(Instant::now);
+            let got = input.read_block(&mut block, SCAN_BYTES)?;
+            reads.calls += 1;
+            reads.read_ns += t.map_or(0, |t| t.elapsed().as_nanos() as u64);
+            if got == 0 {
+                break;
+            }
+        }
+        hasher.update(&block);
+        reads.bytes += block.len() as u64;
+        chunker.push(&block, &mut ready).map_err(fasta_error)?;
+        block.clear();
+        for chunk in ready.drain(..) {
+            if !visit(chunk)? {
+                stopped = true;
+                break;
+            }
+        }
+        if stopped {
+            break;
+        }
+    }
+    if !stopped {
+        chunker.finish(&mut ready).map_err(fasta_error)?;
+        for chunk in ready.drain(..) {
+            if !visit(chunk)? {
+                break;
+            }
+        }
+    }
+    reads.xxh3 = hasher.digest();
+    Ok(reads)
+}
+
+impl Plan {
+    pub fn records(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The input for the deciding pass: every record, longest first.
+    pub fn replay(&self) -> Result<Input, ReduceError> {
+        let pieces = self
+            .order
+            .iter()
+            .map(|&i| {
+                let s = self.spans[i as usize];
+                Piece {
+                    offset: s.offset,
+                    len: s.raw_len,
+                }
+            })
+            .collect();
+        Ok(Input::replay(&self.path, pieces)?)
+    }
+
+    /// Bytes the plan itself holds.
+    pub fn bytes(&self) -> usize {
+        self.spans.capacity() * std::mem::size_of::<Span>() + self.order.capacity() * 4
+    }
+}
+
+/// One decision, in decision order.
+enum Decision {
+    Representative {
+        ordinal: u32,
+    },
+    Member {
+        rep: u32,
+        identity: f64,
+        exact: bool,
+        /// `None` once the table's budget for deltas ran out: recomputed when writing.
+        delta: Option<Box<[u8]>>,
+    },
+}
+
+/// The deciding pass's decisions, filled by the writer stage in decision order.
+pub struct Decisions {
+    entries: Vec<Decision>,
+    /// Representative ordinal -> decision position.
+    rep_pos: Vec<u32>,
+    /// Representative ordinal -> (id, residues), when a cluster output needs them.
+    rep_ids: Option<Vec<(Box<[u8]>, usize)>>,
+    delta_bytes: usize,
+    delta_budget: usize,
+    /// Members whose delta was not kept.
+    pub dropped: u64,
+}
+
+impl Decisions {
+    pub fn new(records: usize, keep_ids: bool, delta_budget: usize) -> Decisions {
+        // Test hook (tests/order.rs): a smaller delta budget, to exercise recomputation on a
+        // small input without a memory limit that would also shrink the index.
+        let delta_budget = std::env::var(TEST_DELTA_BUDGET)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(delta_budget, |cap| cap.min(delta_budget));
+        Decisions {
+            entries: Vec::with_capacity(records),
+            rep_pos: Vec::new(),
+            rep_ids: keep_ids.then(Vec::new),
+            delta_bytes: 0,
+            delta_budget,
+            dropped: 0,
+        }
+    }
+
+    pub fn representative(&mut self, ordinal: u32, id: &[u8], residues: usize) {
+        debug_assert_eq!(ordinal as usize, self.rep_pos.len());
+        self.rep_pos.push(self.entries.len() as u32);
+        if let Some(ids) = self.rep_ids.as_mut() {
+            ids.push((id.into(), residues));
+        }
+        self.entries.push(Decision::Representative { ordinal });
+    }
+
+    pub fn member(&mut self, join: Join) {
+        let keep = self.delta_bytes + join.delta.len() <= self.delta_budget;
+        let delta = if keep {
+            self.delta_bytes += join.delta.len();
+            Some(join.delta.into_boxed_slice())
+        } else {
+            self.dropped += 1;
+            None
+        };
+        self.entries.push(Decision::Member {
+            rep: join.rep,
+            identity: join.identity,
+            exact: join.exact,
+            delta,
+        });
+    }
+
+    /// Bytes held: the table and the kept deltas.
+    pub fn bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Decision>()
+            + self.rep_pos.capacity() * 4
+            + self.delta_bytes
+            + self
+                .rep_ids
+                .as_ref()
+                .map_or(0, |ids| ids.iter().map(|(id, _)| id.len() + 24).sum())
+    }
+}
+
+/// What pass 3 reports.
+pub struct Written {
+    pub sinks: Vec<Sink>,
+    pub counts: EmitCounts,
+    /// This pass's reads of the whole input.
+    pub reads: PassReads,
+    /// Deltas computed again because the table had no room for them.
+    pub recomputed: u64,
+}
+
+/// Pass 3: read the file again and write every output in input order.
+pub fn write_in_input_order(
+    plan: &Plan,
+    decisions: Decisions,
+    outputs: Outputs,
+    mut decider: Decider,
+    unit: &str,
+) -> Result<Written, ReduceError> {
+    let n = plan.spans.len();
+    if decisions.entries.len() != n {
+        return Err(changed(&plan.path));
+    }
+    let mut inverse = vec![0u32; n];
+    for (position, &index) in plan.order.iter().enumerate() {
+        inverse[index as usize] = position as u32;
+    }
+    // Representatives are numbered in input order in every output.
+    let mut number = vec![0u32; decisions.rep_pos.len()];
+    let mut known = Vec::new();
+    let mut next = 0u32;
+    for &position in &inverse {
+        if let Decision::Representative { ordinal } = decisions.entries[position as usize] {
+            number[ordinal as usize] = next;
+            next += 1;
+            if let Some(ids) = &decisions.rep_ids {
+                known.push(ids[ordinal as usize].clone());
+            }
+        }
+    }
+    let mut emitter = Emitter::with_known_representatives(outputs, known.into_iter());
+    let file = std::fs::File::open(&plan.path).map_err(|e| read_error(&plan.path, e))?;
+    let mut recomputed = 0u64;
+    let mut seen = 0usize;
+    // Opened once already: its fallback warning (if any) was given then.
+    let mut input = Input::open(&plan.spec)?;
+    let reads = each_chunk(&mut input, &[], &mut |chunk| {
+        if let Some(preamble) = &chunk.preamble {
+            emitter.preamble(preamble)?;
+        }
+        for record in &chunk.records {
+            let index = record.ordinal as usize;
+            let span = plan.spans.get(index).ok_or_else(|| changed(&plan.path))?;
+            if span.offset != record.offset || span.seq_len as usize != record.seq.len() {
+                return Err(changed(&plan.path));
+            }
+            seen += 1;
+            match &decisions.entries[inverse[index] as usize] {
+                Decision::Representative { .. } => emitter.representative(&chunk.data, record)?,
+                Decision::Member {
+                    rep,
+                    identity,
+                    exact,
+                    delta,
+                } => {
+                    let delta = match delta {
+                        Some(delta) => delta.to_vec(),
+                        None => {
+                            recomputed += 1;
+                            let rep_index = plan.order[decisions.rep_pos[*rep as usize] as usize];
+                            let rep_seq = residues_of(plan, &file, rep_index as usize)?;
+                            let rep_seq = RepSeq {
+                                ordinal: *rep,
+                                seq: Arc::from(rep_seq),
+                                distinct: 0,
+                            };
+                            decider
+                                .rejoin(&record.seq, &rep_seq, *exact)
+                                .ok_or_else(|| {
+                                    ReduceError::Usage(format!(
+                                        "internal error: record {} no longer joins its representative",
+                                        index + 1
+                                    ))
+                                })?
+                                .delta
+                        }
+                    };
+                    emitter.member(
+                        &chunk.data,
+                        MemberOut {
+                            rep: number[*rep as usize],
+                            delta,
+                            identity: *identity,
+                            exact: *exact,
+                            record,
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    if seen != n {
+        return Err(changed(&plan.path));
+    }
+    let (sinks, counts) = emitter.finish(reads.bytes, reads.xxh3, unit)?;
+    Ok(Written {
+        sinks,
+        counts,
+        reads,
+        recomputed,
+    })
+}
+
+/// The residues of record `index`, read again from the file.
+fn residues_of(plan: &Plan, file: &std::fs::File, index: usize) -> Result<Vec<u8>, ReduceError> {
+    let span = plan.spans[index];
+    let mut raw = vec![0u8; span.raw_len as usize];
+    file.read_exact_at(&mut raw, span.offset)
+        .map_err(|e| read_error(&plan.path, e))?;
+    let mut chunks =
+        Chunker::chunk_all(&raw, 1, raw.len().max(1)).map_err(|error| ReduceError::Fasta {
+            path: plan.path.display().to_string(),
+            error,
+        })?;
+    chunks
+        .first_mut()
+        .and_then(|c| c.records.first_mut())
+        .map(|r| std::mem::take(&mut r.seq))
+        .filter(|seq| seq.len() == span.seq_len as usize)
+        .ok_or_else(|| changed(&plan.path))
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> ReduceError {
+    ReduceError::Read(ReadError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+        offset: None,
+        kind: Some(e.kind()),
+    })
+}
+
+fn changed(path: &Path) -> ReduceError {
+    ReduceError::Read(ReadError {
+        path: path.display().to_string(),
+        message: "the file changed while it was read (longest-first order reads it twice)".into(),
+        offset: None,
+        kind: None,
+    })
+}

@@ -1,0 +1,319 @@
+//! `[reduce] order`: longest first (CD-HIT's order) on files that can be read twice, arrival
+//! order on streams; outputs always in input order; the round trip stays exact even though a
+//! member can now come before its representative; refusals name the reason.
+
+mod common;
+
+use common::{families, ok, parse, run, sha256, talaria, Families};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+/// A short record first, then a longer one that contains it with 40 residues inserted: in
+/// arrival order the short one is the representative; longest first, the long one is.
+fn short_then_long() -> Vec<u8> {
+    let short: Vec<u8> = (0..400u32)
+        .map(|i| b"ACDEFGHIKLMNPQRSTVWY"[((i * 7 + i / 3) % 20) as usize])
+        .collect();
+    let mut long = short[..200].to_vec();
+    long.extend_from_slice(b"WWWWWWWWWWYYYYYYYYYYWWWWWWWWWWYYYYYYYYYY");
+    long.extend_from_slice(&short[200..]);
+    let mut fasta = b">short first\n".to_vec();
+    fasta.extend_from_slice(&short);
+    fasta.extend_from_slice(b"\n>long second\n");
+    fasta.extend_from_slice(&long);
+    fasta.push(b'\n');
+    fasta
+}
+
+struct Outcome {
+    reduced: Vec<u8>,
+    deltas: Vec<u8>,
+    tsv: String,
+    clstr: String,
+    stderr: String,
+}
+
+fn reduce_file(dir: &Path, input: &Path, args: &[&str]) -> Outcome {
+    let (out, deltas, tsv, clstr, back) = (
+        dir.join("o.fa"),
+        dir.join("o.delta"),
+        dir.join("o.tsv"),
+        dir.join("o.clstr"),
+        dir.join("back.fa"),
+    );
+    let done = ok(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(input)
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("--clusters")
+        .arg(&tsv)
+        .arg("--clstr")
+        .arg(&clstr)
+        .args(args));
+    ok(talaria()
+        .arg("reconstruct")
+        .arg("-i")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("-o")
+        .arg(&back));
+    assert_eq!(
+        sha256(&std::fs::read(&back).unwrap()),
+        sha256(&std::fs::read(input).unwrap()),
+        "round trip with {args:?}"
+    );
+    Outcome {
+        reduced: std::fs::read(&out).unwrap(),
+        deltas: std::fs::read(&deltas).unwrap(),
+        tsv: std::fs::read_to_string(&tsv).unwrap(),
+        clstr: std::fs::read_to_string(&clstr).unwrap(),
+        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
+    }
+}
+
+fn order_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("order: "))
+        .unwrap_or_else(|| panic!("no order line:\n{stderr}"))
+        .trim()
+}
+
+#[test]
+fn longest_first_makes_the_longer_record_the_representative_and_keeps_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(&input, short_then_long()).unwrap();
+
+    let longest = reduce_file(dir.path(), &input, &[]);
+    let ids: Vec<String> = parse(&longest.reduced)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["long"], "the longer record represents the pair");
+    // One line per record, in input order: the short one (first) names its later representative.
+    assert_eq!(longest.tsv, "long\tshort\nlong\tlong\n");
+    assert!(
+        longest
+            .clstr
+            .starts_with(">Cluster 0\n0\t440aa, >long... *\n1\t400aa, >short... at "),
+        "{}",
+        longest.clstr
+    );
+    assert!(
+        order_line(&longest.stderr)
+            .starts_with("order: longest first, outputs in input order (2 records scanned"),
+        "{}",
+        longest.stderr
+    );
+
+    let arrival = reduce_file(dir.path(), &input, &["--order", "input"]);
+    assert_eq!(arrival.tsv, "short\tshort\nshort\tlong\n");
+    assert_eq!(
+        order_line(&arrival.stderr),
+        "order: input order (as configured)"
+    );
+}
+
+#[test]
+fn longest_first_is_the_same_for_any_thread_count_and_chunk_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(
+        &input,
+        families(&Families {
+            families: 40,
+            members: 6,
+            length: 300,
+            divergence: 0.05,
+            seed: 99,
+            ..Families::default()
+        }),
+    )
+    .unwrap();
+    let reference = reduce_file(dir.path(), &input, &["-j", "1"]);
+    for args in [&["-j", "2"][..], &["-j", "3", "--chunk-size", "7"]] {
+        let other = reduce_file(dir.path(), &input, args);
+        assert!(
+            other.reduced == reference.reduced,
+            "{args:?}: reduced FASTA differs"
+        );
+        assert!(other.deltas == reference.deltas, "{args:?}: deltas differ");
+        assert_eq!(other.tsv, reference.tsv, "{args:?}");
+    }
+    // Every record appears once in the table, in input order.
+    let tsv_members: Vec<&str> = reference
+        .tsv
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    let input_ids: Vec<String> = parse(&std::fs::read(&input).unwrap())
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(tsv_members, input_ids);
+}
+
+#[test]
+fn deltas_past_the_table_budget_are_recomputed_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(
+        &input,
+        families(&Families {
+            families: 20,
+            members: 60,
+            length: 400,
+            divergence: 0.06,
+            seed: 5,
+            ..Families::default()
+        }),
+    )
+    .unwrap();
+    // LONGEST_FIRST_TEST_DELTA_BUDGET caps the bytes of deltas the table keeps.
+    let roomy = reduce_file(dir.path(), &input, &[]);
+    assert!(
+        roomy.stderr.contains(", 0 deltas recomputed"),
+        "{}",
+        roomy.stderr
+    );
+    let out = dir.path().join("tight.fa");
+    let deltas = dir.path().join("tight.delta");
+    let tight = ok(talaria()
+        .arg("reduce")
+        .arg("-i")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .env("LONGEST_FIRST_TEST_DELTA_BUDGET", "2000"));
+    let stderr = String::from_utf8_lossy(&tight.stderr);
+    let recomputed: u64 = order_line(&stderr)
+        .rsplit(", ")
+        .next()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(recomputed > 100, "{stderr}");
+    assert!(std::fs::read(&out).unwrap() == roomy.reduced);
+    assert!(
+        std::fs::read(&deltas).unwrap() == roomy.deltas,
+        "recomputed deltas differ"
+    );
+}
+
+#[test]
+fn streams_and_compressed_files_keep_arrival_order_or_refuse_longest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let fasta = short_then_long();
+    let run_stdin = |args: &[&str], bytes: &[u8]| {
+        let mut child = talaria()
+            .args(["reduce", "-i", "-", "-o"])
+            .arg(dir.path().join("s.fa"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        let w = std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+        let out = child.wait_with_output().unwrap();
+        w.join().unwrap();
+        out
+    };
+    let auto = run_stdin(&[], &fasta);
+    assert!(auto.status.success());
+    let err = String::from_utf8_lossy(&auto.stderr);
+    assert_eq!(
+        order_line(&err),
+        "order: input order (standard input is read once)"
+    );
+    let ids: Vec<String> = parse(&std::fs::read(dir.path().join("s.fa")).unwrap())
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["short"]);
+
+    let refused = run_stdin(&["--order", "longest-first"], &fasta);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.trim_end()
+            .ends_with("--order longest-first reads the input twice, which standard input does not allow (use --order auto or input)"),
+        "{err}"
+    );
+    assert!(!dir.path().join("s.fa").exists() || auto.status.success());
+
+    let gz = dir.path().join("in.fa.zst");
+    std::fs::write(&gz, zstd::encode_all(&fasta[..], 3).unwrap()).unwrap();
+    let out = run(talaria()
+        .args(["reduce", "--order", "longest-first", "-i"])
+        .arg(&gz)
+        .arg("-o")
+        .arg(dir.path().join("z.fa")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("which a compressed input does not allow")
+    );
+    assert!(!dir.path().join("z.fa").exists(), "nothing is committed");
+    let out = ok(talaria()
+        .args(["reduce", "-i"])
+        .arg(&gz)
+        .arg("-o")
+        .arg(dir.path().join("z.fa")));
+    assert_eq!(
+        order_line(&String::from_utf8_lossy(&out.stderr)),
+        "order: input order (a compressed input is read once)"
+    );
+}
+
+#[test]
+fn a_table_too_large_for_the_memory_limit_falls_back_to_arrival_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    // 30,000 tiny records need 1.6 MiB of table; 8 MiB of memory leaves it 0.8 MiB.
+    let mut fasta = Vec::new();
+    for i in 0..30_000u32 {
+        writeln!(fasta, ">r{i}\nMKV{}", ["A", "C", "D"][(i % 3) as usize]).unwrap();
+    }
+    std::fs::write(&input, &fasta).unwrap();
+    let auto = reduce_file(dir.path(), &input, &["--memory-limit", "8M"]);
+    let line = order_line(&auto.stderr);
+    assert!(
+        line.starts_with("order: input order (longest first needs 56 bytes a record, more than "),
+        "{line}"
+    );
+    let arrival = reduce_file(
+        dir.path(),
+        &input,
+        &["--memory-limit", "8M", "--order", "input"],
+    );
+    assert!(auto.reduced == arrival.reduced && auto.deltas == arrival.deltas);
+    let out = run(talaria()
+        .args([
+            "reduce",
+            "--memory-limit",
+            "8M",
+            "--order",
+            "longest-first",
+            "-i",
+        ])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("x.fa")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("raise --memory-limit or use --order auto")
+    );
+}
