@@ -118,6 +118,8 @@ fn every_flag_overrides() {
         max_band_width: Some(64),
         use_sketching: Some(true),
         sketch_size: Some(16),
+        use_approximation: Some(false),
+        min_shared_kmers: Some(12),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
@@ -125,6 +127,8 @@ fn every_flag_overrides() {
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
+    assert!(!c.alignment.use_approximation);
+    assert_eq!(c.alignment.min_shared_kmers, 12);
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 40);
     assert!(!c.alignment.adaptive_banding);
@@ -416,8 +420,14 @@ fn guide_examples() {
         file_err("[alignment]\nmin_band_width = 200\nmax_band_width = 100\n")
             .contains("min_band_width' (200) must not exceed alignment.max_band_width (100")
     );
-    assert!(file_err("[alignment]\nuse_approximation = true\n")
-        .contains("'alignment.use_approximation'"));
+    // The guide's approximation example is accepted as written (kmer_size = 21 is past what a
+    // protein k-mer packs into 64 bits; reduce refuses it when the alphabet is known).
+    let (_dir, path) = config_file(
+        "[alignment]\nuse_approximation = true\nkmer_size = 21\nmin_shared_kmers = 10\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.alignment.use_approximation);
+    assert_eq!((c.reduce.kmer_size, c.alignment.min_shared_kmers), (21, 10));
     // The guide's example sketch_size (1000) is past what the 1-in-N sketch can use.
     assert!(
         file_err("[alignment]\nuse_sketching = true\nsketch_size = 1000\n")

@@ -19,9 +19,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
-    ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
-    ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
     ("performance.use_simd", SIMD),
     ("performance.simd_alignment", SIMD),
     ("performance.auto_detect_simd", SIMD),
@@ -123,6 +120,8 @@ pub(crate) enum Field {
     MaxBandWidth,
     UseSketching,
     SketchSize,
+    UseApproximation,
+    MinSharedKmers,
     Threads,
     MemoryLimit,
     ChunkSize,
@@ -139,7 +138,7 @@ pub(crate) enum Field {
     BigLittleAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 27;
+pub(crate) const FIELD_COUNT: usize = 29;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -221,6 +220,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // search stops finding its family.
     KeySpec { name: "alignment.use_sketching", field: Field::UseSketching, kind: Kind::Bool, flag: Some("--use-sketching") },
     KeySpec { name: "alignment.sketch_size", field: Field::SketchSize, kind: Kind::Integer { min: 1, max: 64, auto: false }, flag: Some("--sketch-size") },
+    // The k-mer candidate filter (README, "How it decides"): off = any shared k-mer makes a
+    // candidate; min_shared_kmers raises the computed bound (0 = the bound alone).
+    KeySpec { name: "alignment.use_approximation", field: Field::UseApproximation, kind: Kind::Bool, flag: Some("--use-approximation") },
+    KeySpec { name: "alignment.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: None },
+    KeySpec { name: "alignment.min_shared_kmers", field: Field::MinSharedKmers, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--min-shared-kmers") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },

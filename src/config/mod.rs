@@ -170,6 +170,11 @@ pub struct AlignmentConfig {
     pub use_sketching: bool,
     /// The sketch keeps 1 in `sketch_size` k-mers, chosen by hash.
     pub sketch_size: usize,
+    /// Candidates must share the k-mers an alignment at the threshold must keep (the
+    /// short-word bound); false = any shared k-mer makes a candidate.
+    pub use_approximation: bool,
+    /// Shared k-mers a candidate needs at least, on top of the bound; 0 = the bound alone.
+    pub min_shared_kmers: usize,
 }
 
 /// `[performance]`
@@ -234,6 +239,8 @@ impl Default for Config {
                 // faster on 20k UniProt for 16 more representatives (README, "How it decides").
                 use_sketching: false,
                 sketch_size: 8,
+                use_approximation: true,
+                min_shared_kmers: 0,
             },
             performance: PerformanceConfig {
                 threads: 0,
@@ -277,6 +284,8 @@ pub struct Overrides {
     pub max_band_width: Option<usize>,
     pub use_sketching: Option<bool>,
     pub sketch_size: Option<usize>,
+    pub use_approximation: Option<bool>,
+    pub min_shared_kmers: Option<usize>,
     pub threads: Option<usize>,
     pub memory_limit: Option<u64>,
     pub chunk_size: Option<usize>,
@@ -360,6 +369,8 @@ impl Config {
             Field::MaxBandWidth => Value::Count(a.max_band_width as u64),
             Field::UseSketching => Value::Bool(a.use_sketching),
             Field::SketchSize => Value::Count(a.sketch_size as u64),
+            Field::UseApproximation => Value::Bool(a.use_approximation),
+            Field::MinSharedKmers => Value::Count(a.min_shared_kmers as u64),
             Field::Threads => Value::Count(p.threads as u64),
             Field::MemoryLimit => Value::Count(p.memory_limit),
             Field::ChunkSize => Value::Count(p.chunk_size as u64),
@@ -398,6 +409,8 @@ impl Config {
             (Field::MaxBandWidth, v) => a.max_band_width = count(v) as usize,
             (Field::UseSketching, Value::Bool(b)) => a.use_sketching = b,
             (Field::SketchSize, v) => a.sketch_size = count(v) as usize,
+            (Field::UseApproximation, Value::Bool(b)) => a.use_approximation = b,
+            (Field::MinSharedKmers, v) => a.min_shared_kmers = count(v) as usize,
             (Field::Threads, v) => p.threads = count(v) as usize,
             (Field::MemoryLimit, v) => p.memory_limit = count(v),
             (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
@@ -432,6 +445,8 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::MaxBandWidth,
     Field::UseSketching,
     Field::SketchSize,
+    Field::UseApproximation,
+    Field::MinSharedKmers,
     Field::Threads,
     Field::MemoryLimit,
     Field::ChunkSize,
@@ -536,6 +551,11 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ("alignment.max_band_width", count(o.max_band_width)),
         ("alignment.use_sketching", o.use_sketching.map(Value::Bool)),
         ("alignment.sketch_size", count(o.sketch_size)),
+        (
+            "alignment.use_approximation",
+            o.use_approximation.map(Value::Bool),
+        ),
+        ("alignment.min_shared_kmers", count(o.min_shared_kmers)),
         ("performance.threads", count(o.threads)),
         ("performance.memory_limit", o.memory_limit.map(Value::Count)),
         ("performance.chunk_size", count(o.chunk_size)),

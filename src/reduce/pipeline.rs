@@ -214,6 +214,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         } else {
             Sketch::all()
         },
+        kmer_filter: cfg.alignment.use_approximation,
+        min_shared: cfg.alignment.min_shared_kmers.min(u32::MAX as usize) as u32,
     };
     let sketch = params.sketch;
 
@@ -579,12 +581,30 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         index_not_indexed: index.stats.not_indexed,
         too_large: stats.too_large,
         band: params.band.describe(),
+        candidates: describe_candidates(&params),
         widened: stats.widened,
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
         profile,
     })
+}
+
+/// The summary's `candidates:` text.
+fn describe_candidates(params: &Params) -> String {
+    let filter = if params.kmer_filter {
+        "sharing the k-mers an alignment at the threshold keeps (short-word bound)"
+    } else {
+        "sharing any k-mer (use_approximation off)"
+    };
+    let floor = match params.min_shared {
+        0 | 1 => String::new(),
+        n => format!(", and at least {n}"),
+    };
+    format!(
+        "indexed representatives {filter}{floor}, first {} in input order",
+        params.max_candidates
+    )
 }
 
 /// Length unit of the `.clstr` listing.
