@@ -3,7 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::{AlphabetChoice, IoEngine, ProcessingOrder, ThreadAffinity};
+use super::{AlphabetChoice, IoEngine, PrefetchHint, ProcessingOrder, ThreadAffinity};
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -34,14 +34,8 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.io_threads", IO),
     ("performance.use_page_locking", LOCK),
     ("performance.locked_memory_gb", LOCK),
-    ("performance.intel.use_mkl", VENDOR),
-    ("performance.intel.prefetch_hint", VENDOR),
-    ("performance.intel.use_tsx", VENDOR),
-    ("performance.amd.use_aocc", VENDOR),
     ("performance.amd.infinity_fabric_aware", VENDOR),
     ("performance.amd.ccx_affinity", VENDOR),
-    ("performance.arm.use_neon", VENDOR),
-    ("performance.arm.use_sve", VENDOR),
     ("performance.numa.numa_aware", NUMA),
     ("performance.numa.numa_nodes", NUMA),
     ("performance.numa.interleave_memory", NUMA),
@@ -96,7 +90,7 @@ const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const LOCK: &str = "page locking is not implemented";
-const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
+const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
 const ALLOC: &str = "the memory allocator is chosen at build time";
@@ -136,9 +130,15 @@ pub(crate) enum Field {
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
+    UseNeon,
+    UseSve,
+    PrefetchHint,
+    UseMkl,
+    UseTsx,
+    UseAocc,
 }
 
-pub(crate) const FIELD_COUNT: usize = 29;
+pub(crate) const FIELD_COUNT: usize = 35;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +171,8 @@ pub(crate) enum Kind {
     IoEngine,
     /// "auto", "input" or "longest-first".
     Order,
+    /// "none", "t0", "t1", "t2" or "nta".
+    Prefetch,
 }
 
 /// A typed value on its way into `Config`.
@@ -183,6 +185,7 @@ pub(crate) enum Value {
     Affinity(ThreadAffinity),
     IoEngine(IoEngine),
     Order(ProcessingOrder),
+    Prefetch(PrefetchHint),
 }
 
 pub(crate) struct KeySpec {
@@ -242,6 +245,15 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
+    // Vendor sections (README, "Hardware and I/O"): prefetch_hint is real; the others are
+    // accepted, shown as not applicable with the reason (`not_applicable`), and a run that sets
+    // one warns once.
+    KeySpec { name: "performance.arm.use_neon", field: Field::UseNeon, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.arm.use_sve", field: Field::UseSve, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.intel.prefetch_hint", field: Field::PrefetchHint, kind: Kind::Prefetch, flag: None },
+    KeySpec { name: "performance.intel.use_mkl", field: Field::UseMkl, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.intel.use_tsx", field: Field::UseTsx, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.amd.use_aocc", field: Field::UseAocc, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -253,6 +265,28 @@ pub(crate) fn canonical(field: Field) -> &'static KeySpec {
     KEYS.iter()
         .find(|k| k.field == field)
         .expect("every field has a key")
+}
+
+/// Why an accepted key can have no effect in this build, or `None` when it does what it says.
+pub fn not_applicable(name: &str) -> Option<String> {
+    let arch = std::env::consts::ARCH;
+    Some(match name {
+        "performance.intel.use_mkl" => {
+            "talaria does no dense linear algebra, so there is nothing for MKL to speed up".into()
+        }
+        "performance.intel.use_tsx" => "talaria's shared index is read under a reader-writer lock that workers hardly contend for, and TSX is disabled by microcode on most Intel CPUs since 2021".into(),
+        "performance.amd.use_aocc" => "the compiler is chosen when talaria is built (rustc/LLVM), not when it runs".into(),
+        "performance.arm.use_neon" | "performance.arm.use_sve" if arch != "aarch64" => {
+            format!("NEON and SVE are ARM instructions and this build is for {arch}")
+        }
+        "performance.arm.use_neon" | "performance.arm.use_sve" => {
+            "talaria has no NEON or SVE alignment kernel yet; the scalar kernel runs".into()
+        }
+        "performance.intel.prefetch_hint" if arch != "x86_64" => {
+            format!("prefetch hints t0/t1/t2/nta are x86 instructions and this build is for {arch}")
+        }
+        _ => return None,
+    })
 }
 
 pub(crate) fn refused(name: &str) -> Option<&'static str> {
@@ -360,6 +394,7 @@ impl Kind {
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
+            Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
         }
     }
 
@@ -379,6 +414,7 @@ impl Kind {
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
+            (Kind::Prefetch, Value::Prefetch(_)) => true,
             _ => false,
         }
     }
@@ -400,6 +436,7 @@ impl Kind {
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
+            (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -418,6 +455,7 @@ impl Kind {
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
+            Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

@@ -32,6 +32,9 @@ pub(crate) fn render(resolved: &Resolved) -> String {
             let alias = origin.key.rsplit('.').next().unwrap_or(origin.key);
             comment.push_str(&format!(" (as {alias})"));
         }
+        if let Some(why) = keys::not_applicable(spec.name) {
+            comment.push_str(&format!("; not applicable: {why}"));
+        }
         let value = toml_value(spec, resolved.config.get(spec.field));
         lines.push((format!("{key} = {value}"), comment));
     }
@@ -78,6 +81,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
         (_, Value::Affinity(a)) => format!("\"{}\"", a.name()),
         (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Order(o)) => format!("\"{}\"", o.name()),
+        (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",
             match a {

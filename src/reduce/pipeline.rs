@@ -131,6 +131,10 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     let registry = Registry::new();
     let _accounting = registry.install();
     let cfg = &job.config;
+    // Keys accepted from the guide that cannot act in this build: said once each, then on.
+    for (setting, why) in cfg.not_applicable_settings() {
+        eprintln!("talaria: warning: {setting} has no effect: not applicable: {why}");
+    }
     let workers = match cfg.performance.threads {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -248,7 +252,9 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         },
     };
 
-    let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
+    let mut index = RepIndex::new(coder, budgets.index);
+    index.set_prefetch(cfg.performance.intel.prefetch_hint);
+    let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {
         // The scan and the write pass read the file in order with the configured engine; the
         // deciding pass in between reads records out of order from a read-only mapping.
