@@ -25,7 +25,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:6px 0}
 th,td{padding:2px 10px;border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}
 td:first-child,th:first-child{text-align:left}
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:6px 0}dt{color:#555}dd{margin:0;font-variant-numeric:tabular-nums}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr);gap:2px 16px;margin:6px 0}dt{color:#555}dd{margin:0;font-variant-numeric:tabular-nums}
 svg{display:block;margin:6px 0;background:#fff}
 svg text{font:11px system-ui,sans-serif;fill:#444}
 .axis{stroke:#999;stroke-width:1}.grid{stroke:#eee;stroke-width:1}
@@ -172,9 +172,9 @@ pub fn page(summary: &Summary) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>talaria reduce profile: {}</title><style>{STYLE}</style></head><body>\n",
         esc(&summary.input_name)
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<h1>talaria reduce profile</h1><p class=\"sub\">{} &middot; {} records &middot; wall {:.2} s &middot; {} CPUs &middot; {} aligner threads &middot; talaria {}{}</p>\n",
+        "<h1>talaria reduce profile</h1><p class=\"sub\">{} &middot; {} records &middot; wall {:.2} s &middot; {} CPUs &middot; {} aligner threads &middot; talaria {}{}</p>",
         esc(&summary.input_name),
         summary.records,
         p.wall_seconds,
@@ -589,9 +589,9 @@ fn memory_section(o: &mut String, p: &RunProfile, limit: u64) {
             r#"<text x="545" y="204" text-anchor="middle">seconds since start</text></svg>"#,
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<p>peak RSS {} MiB (VmHWM), average {} MiB over {} samples, limit {limit_mib:.0} MiB</p>\n",
+        "<p>peak RSS {} MiB (VmHWM), average {} MiB over {} samples, limit {limit_mib:.0} MiB</p>",
         p.memory
             .peak_rss_bytes
             .map_or("unknown".into(), |b| format!("{:.1}", b as f64 / MIB)),
