@@ -116,16 +116,32 @@ impl Weighted for SketchedChunk {
 
 /// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
 pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
-    run_monitored(job, false)
+    run_monitored(job, LiveViews::default())
 }
 
-/// [`run`], with the live `--monitor` view on stderr when `monitor` is set.
-pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceError> {
+/// What `reduce` prints on stderr while it runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LiveViews {
+    /// `--monitor`: progress, rates, queues, memory.
+    pub monitor: bool,
+    /// `--debug-threads`: each stage thread's id and CPUs, its CPU use every second, a table at
+    /// the end.
+    pub debug_threads: bool,
+}
+
+/// [`run`], with the live views asked for on stderr.
+pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, ReduceError> {
     let started = Instant::now();
-    if monitor && !metrics::accounting_on() {
-        return Err(ReduceError::Usage(
-            "--monitor reads the stage accounting, which TALARIA_ACCOUNTING=off turns off".into(),
-        ));
+    let monitor = views.monitor;
+    for (on, flag) in [
+        (monitor, "--monitor"),
+        (views.debug_threads, "--debug-threads"),
+    ] {
+        if on && !metrics::accounting_on() {
+            return Err(ReduceError::Usage(format!(
+                "{flag} reads the stage accounting, which TALARIA_ACCOUNTING=off turns off"
+            )));
+        }
     }
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
@@ -459,7 +475,20 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
             std::io::stderr().is_terminal(),
         )
     });
+    let mut debug_threads = views
+        .debug_threads
+        .then(crate::reduce::debug_threads::ThreadDebug::default);
     let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, move |r, last| {
+        if let Some(d) = debug_threads.as_mut() {
+            let lines = d.tick(r, last);
+            if !lines.is_empty() {
+                if let Some(m) = monitor.as_mut() {
+                    m.clear_line();
+                }
+                let mut err = std::io::stderr().lock();
+                let _ = std::io::Write::write_all(&mut err, lines.as_bytes());
+            }
+        }
         if let Some(m) = monitor.as_mut() {
             m.tick(r, last);
         }
@@ -484,7 +513,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         }
     }
     let writer_result = writer.join();
-    sampler.stop();
+    // The sampler goes on through the longest-first write pass (its thread is a stage too);
+    // on an early return, dropping it stops it.
     read_result??;
     chunk_result?.map_err(|error| ReduceError::Fasta {
         path: input_name.clone(),
@@ -534,10 +564,14 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         }
     };
 
+    sampler.stop();
     // Every stage succeeded: now, and only now, the outputs get their final names.
     let mut written = Vec::new();
     for sink in sinks {
         written.push(sink.commit()?);
+    }
+    if views.debug_threads {
+        eprint!("{}", crate::reduce::debug_threads::final_table(&registry));
     }
     let index = index.read();
     let seconds = started.elapsed().as_secs_f64();
