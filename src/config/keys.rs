@@ -4,6 +4,7 @@
 
 use super::size::format_size;
 use super::{AlphabetChoice, IoEngine, ProcessingOrder, ThreadAffinity};
+use crate::alloc::Allocator;
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -67,9 +68,8 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.low_similarity.increase_band_width", PRESET),
     ("performance.low_similarity.reduce_cache_size", PRESET),
     ("performance.low_similarity.aggressive_filtering", PRESET),
-    ("performance.memory.allocator", ALLOC),
-    ("performance.memory.allocation_pool_size", ALLOC),
-    ("performance.memory.use_huge_pages", ALLOC),
+    ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
+    ("performance.memory.use_huge_pages", "transparent huge pages are not requested: the index grows by reallocation, so it has no long-lived arena to advise"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -102,7 +102,6 @@ const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
-const ALLOC: &str = "the memory allocator is chosen at build time";
 const NETWORK: &str = "network-storage tuning is not implemented";
 const GPU: &str = "talaria has no GPU backend";
 const METRICS: &str = "metrics export is not implemented";
@@ -137,9 +136,10 @@ pub(crate) enum Field {
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
+    Allocator,
 }
 
-pub(crate) const FIELD_COUNT: usize = 27;
+pub(crate) const FIELD_COUNT: usize = 28;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -172,6 +172,8 @@ pub(crate) enum Kind {
     IoEngine,
     /// "auto", "input" or "longest-first".
     Order,
+    /// "system", "jemalloc" or "mimalloc".
+    Allocator,
 }
 
 /// A typed value on its way into `Config`.
@@ -184,6 +186,7 @@ pub(crate) enum Value {
     Affinity(ThreadAffinity),
     IoEngine(IoEngine),
     Order(ProcessingOrder),
+    Allocator(Allocator),
 }
 
 pub(crate) struct KeySpec {
@@ -238,6 +241,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
+    // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
+    KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -356,6 +361,7 @@ impl Kind {
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
+            Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
         }
     }
 
@@ -375,6 +381,7 @@ impl Kind {
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
+            (Kind::Allocator, Value::Allocator(_)) => true,
             _ => false,
         }
     }
@@ -396,6 +403,7 @@ impl Kind {
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
+            (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -414,6 +422,7 @@ impl Kind {
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
+            Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

@@ -68,6 +68,14 @@ pub struct NumaConfig {
     pub thread_affinity: ThreadAffinity,
 }
 
+/// `[performance.memory]`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemoryConfig {
+    /// The global allocator the run expects: it must be the one compiled in
+    /// ([`crate::alloc::COMPILED`], the default).
+    pub allocator: crate::alloc::Allocator,
+}
+
 /// `[performance.arm]` (applies to any CPU reporting several kinds, Intel hybrid included).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ArmConfig {
@@ -185,6 +193,7 @@ pub struct PerformanceConfig {
     pub block_size: usize,
     pub numa: NumaConfig,
     pub arm: ArmConfig,
+    pub memory: MemoryConfig,
     /// Reader engine.
     pub io_engine: IoEngine,
     /// `auto` may memory-map regular uncompressed files...
@@ -248,6 +257,9 @@ impl Default for Config {
                 },
                 arm: ArmConfig {
                     big_little_aware: true,
+                },
+                memory: MemoryConfig {
+                    allocator: crate::alloc::COMPILED,
                 },
                 io_engine: IoEngine::Auto,
                 use_memory_mapping: true,
@@ -374,6 +386,7 @@ impl Config {
             Field::AsyncQueueSize => Value::Count(p.async_queue_size as u64),
             Field::IoBufferSize => Value::Count(p.io_buffer_size as u64),
             Field::ParallelIo => Value::Bool(p.parallel_io),
+            Field::Allocator => Value::Allocator(p.memory.allocator),
         }
     }
 
@@ -412,6 +425,7 @@ impl Config {
             (Field::AsyncQueueSize, v) => p.async_queue_size = count(v) as usize,
             (Field::IoBufferSize, v) => p.io_buffer_size = count(v) as usize,
             (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
+            (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -446,6 +460,7 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::PinThreads,
     Field::ThreadAffinity,
     Field::BigLittleAware,
+    Field::Allocator,
 ];
 
 /// Where one effective value came from.
@@ -640,6 +655,16 @@ impl Resolved {
                 keys::canonical(Field::MaxBandWidth).name,
                 a.max_band_width,
                 describe_origin(&self.origins[Field::MaxBandWidth as usize])
+            )));
+        }
+        if p.memory.allocator != crate::alloc::COMPILED {
+            return Err(ConfigError(format!(
+                "{} is \"{}\" but this binary was built with the {} allocator; to use {}, {}",
+                self.origins[Field::Allocator as usize].subject(),
+                p.memory.allocator.name(),
+                crate::alloc::COMPILED.name(),
+                p.memory.allocator.name(),
+                p.memory.allocator.build_hint()
             )));
         }
         if p.block_size as u64 > p.memory_limit {

@@ -78,6 +78,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
         (_, Value::Affinity(a)) => format!("\"{}\"", a.name()),
         (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Order(o)) => format!("\"{}\"", o.name()),
+        (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",
             match a {

@@ -583,6 +583,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
+        allocator: crate::alloc::COMPILED.name().into(),
+        memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
         profile,
     })
 }

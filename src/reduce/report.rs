@@ -31,6 +31,10 @@ pub struct ReportFlags {
     /// (a live line on a terminal, a log line every 5 s otherwise).
     #[arg(long)]
     pub monitor: bool,
+    /// Count allocations per stage (allocs, bytes allocated and freed, net and its peak) and the
+    /// process's live and peak live bytes; print the table at the end (and in --json).
+    #[arg(long)]
+    pub trace_memory: bool,
 }
 
 /// Version of the JSON document's layout; bumped when a field changes meaning or goes away.
@@ -74,6 +78,9 @@ impl ReportFlags {
         }
         if self.profile_io {
             out += &summary.profile.io_table();
+        }
+        if let Some(trace) = &summary.memory_trace {
+            out += &trace.table();
         }
         out
     }

@@ -46,6 +46,11 @@ pub struct Summary {
     pub passed_after_widening: u64,
     /// Where the aligners ran, when pinned (`--pin-threads`).
     pub placement: Option<crate::reduce::placement::PlacementReport>,
+    /// The global allocator compiled in (`performance.memory.allocator`).
+    pub allocator: String,
+    /// Allocator counts per stage (`--trace-memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_trace: Option<crate::reduce::memtrace::MemoryTrace>,
     /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
     #[serde(skip)]
     pub profile: crate::reduce::profile::RunProfile,
@@ -103,7 +108,12 @@ impl fmt::Display for Summary {
             Some(rss) => write!(f, "{:.1} MiB", mib(rss))?,
             None => write!(f, "unknown")?,
         }
-        writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
+        writeln!(
+            f,
+            " (limit {:.0} MiB), allocator {}",
+            mib(self.memory_limit),
+            self.allocator
+        )?;
         writeln!(
             f,
             "  input: {} ({}), {} k={}{}, threshold {}\n  order: {}\n  reader: {}",
