@@ -69,7 +69,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.low_similarity.reduce_cache_size", PRESET),
     ("performance.low_similarity.aggressive_filtering", PRESET),
     ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
-    ("performance.memory.use_huge_pages", "transparent huge pages are not requested: the index grows by reallocation, so it has no long-lived arena to advise"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -137,9 +136,10 @@ pub(crate) enum Field {
     ThreadAffinity,
     BigLittleAware,
     Allocator,
+    UseHugePages,
 }
 
-pub(crate) const FIELD_COUNT: usize = 28;
+pub(crate) const FIELD_COUNT: usize = 29;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -243,6 +243,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
+    KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {

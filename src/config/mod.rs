@@ -74,6 +74,8 @@ pub struct MemoryConfig {
     /// The global allocator the run expects: it must be the one compiled in
     /// ([`crate::alloc::COMPILED`], the default).
     pub allocator: crate::alloc::Allocator,
+    /// Advise the representative index's heads table and postings for transparent huge pages.
+    pub use_huge_pages: bool,
 }
 
 /// `[performance.arm]` (applies to any CPU reporting several kinds, Intel hybrid included).
@@ -260,6 +262,7 @@ impl Default for Config {
                 },
                 memory: MemoryConfig {
                     allocator: crate::alloc::COMPILED,
+                    use_huge_pages: false,
                 },
                 io_engine: IoEngine::Auto,
                 use_memory_mapping: true,
@@ -387,6 +390,7 @@ impl Config {
             Field::IoBufferSize => Value::Count(p.io_buffer_size as u64),
             Field::ParallelIo => Value::Bool(p.parallel_io),
             Field::Allocator => Value::Allocator(p.memory.allocator),
+            Field::UseHugePages => Value::Bool(p.memory.use_huge_pages),
         }
     }
 
@@ -426,6 +430,7 @@ impl Config {
             (Field::IoBufferSize, v) => p.io_buffer_size = count(v) as usize,
             (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
             (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
+            (Field::UseHugePages, Value::Bool(b)) => p.memory.use_huge_pages = b,
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -461,6 +466,7 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::ThreadAffinity,
     Field::BigLittleAware,
     Field::Allocator,
+    Field::UseHugePages,
 ];
 
 /// Where one effective value came from.

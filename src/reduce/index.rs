@@ -72,6 +72,9 @@ pub struct IndexStats {
     pub not_indexed: u64,
     pub compactions: u64,
     pub peak_bytes: u64,
+    /// Bytes of the heads table and the postings now advised for transparent huge pages
+    /// (`performance.memory.use_huge_pages`).
+    pub huge_pages_advised: u64,
 }
 
 pub struct RepIndex {
@@ -94,6 +97,9 @@ pub struct RepIndex {
     budget: usize,
     fixed_bytes: usize,
     seq_bytes: usize,
+    /// Advise the heads table and the postings for transparent huge pages.
+    huge_pages: bool,
+    heads_advised: usize,
     pub stats: IndexStats,
 }
 
@@ -103,8 +109,25 @@ const PER_REP_OVERHEAD: usize = 128;
 
 impl RepIndex {
     pub fn new(coder: KmerCoder, budget: usize) -> RepIndex {
+        RepIndex::with_huge_pages(coder, budget, false)
+    }
+
+    /// [`RepIndex::new`]; with `huge_pages`, its two big arrays (the direct-addressed heads and
+    /// the postings) are advised for transparent huge pages (`MADV_HUGEPAGE`) before they are
+    /// first written, and the postings again each time they move.
+    pub fn with_huge_pages(coder: KmerCoder, budget: usize, huge_pages: bool) -> RepIndex {
+        let mut heads_advised = 0;
         let heads = if coder.space() <= DENSE_HEADS_MAX {
-            Heads::Dense(vec![END; coder.space() as usize])
+            let n = coder.space() as usize;
+            let mut v: Vec<u32> = Vec::with_capacity(n);
+            if huge_pages {
+                heads_advised = talaria_stages::memory::advise_huge_pages(
+                    v.as_ptr().cast(),
+                    n * std::mem::size_of::<u32>(),
+                );
+            }
+            v.resize(n, END);
+            Heads::Dense(v)
         } else {
             Heads::Sparse(FxHashMap::default())
         };
@@ -126,8 +149,31 @@ impl RepIndex {
             budget,
             fixed_bytes,
             seq_bytes: 0,
-            stats: IndexStats::default(),
+            huge_pages,
+            heads_advised,
+            stats: IndexStats {
+                huge_pages_advised: heads_advised as u64,
+                ..IndexStats::default()
+            },
         }
+    }
+
+    /// Room for `extra` more postings; with huge pages on, a moved postings array is advised
+    /// before the new part of it is written.
+    fn reserve_nodes(&mut self, extra: usize) {
+        if !self.huge_pages || self.nodes.len() + extra <= self.nodes.capacity() {
+            return;
+        }
+        self.nodes.reserve(extra);
+        self.advise_nodes();
+    }
+
+    fn advise_nodes(&mut self) {
+        let advised = talaria_stages::memory::advise_huge_pages(
+            self.nodes.as_ptr().cast(),
+            self.nodes.capacity() * std::mem::size_of::<Node>(),
+        );
+        self.stats.huge_pages_advised = (self.heads_advised + advised) as u64;
     }
 
     pub fn coder(&self) -> &KmerCoder {
@@ -286,6 +332,7 @@ impl RepIndex {
             self.stats.not_indexed += 1;
             return ordinal;
         }
+        self.reserve_nodes(kmers.len());
         for &kmer in kmers {
             let node_at = self.nodes.len() as u32;
             let slot_head = match &mut self.heads {
@@ -376,6 +423,9 @@ impl RepIndex {
         }
         self.nodes.truncate(write);
         self.nodes.shrink_to_fit();
+        if self.huge_pages {
+            self.advise_nodes();
+        }
         match &mut self.heads {
             Heads::Dense(v) => v
                 .iter_mut()

@@ -246,7 +246,11 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         },
     };
 
-    let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
+    let index = Arc::new(RwLock::new(RepIndex::with_huge_pages(
+        coder,
+        budgets.index,
+        cfg.performance.memory.use_huge_pages,
+    )));
     let reader_name = match sequential_reader {
         // The scan and the write pass read the file in order with the configured engine; the
         // deciding pass in between reads records out of order from a read-only mapping.
@@ -584,6 +588,13 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
         allocator: crate::alloc::COMPILED.name().into(),
+        huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
+            crate::reduce::summary::HugePages {
+                index_advised_bytes: index.stats.huge_pages_advised,
+                anon_huge_pages_bytes: talaria_stages::memory::anon_huge_pages_bytes(),
+                kernel_mode: talaria_stages::memory::transparent_huge_pages_mode(),
+            }
+        }),
         memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
         profile,
     })

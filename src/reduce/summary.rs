@@ -48,12 +48,25 @@ pub struct Summary {
     pub placement: Option<crate::reduce::placement::PlacementReport>,
     /// The global allocator compiled in (`performance.memory.allocator`).
     pub allocator: String,
+    /// What `performance.memory.use_huge_pages` did (None when off).
+    pub huge_pages: Option<HugePages>,
     /// Allocator counts per stage (`--trace-memory`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_trace: Option<crate::reduce::memtrace::MemoryTrace>,
     /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
     #[serde(skip)]
     pub profile: crate::reduce::profile::RunProfile,
+}
+
+/// `performance.memory.use_huge_pages`: what was advised and what the kernel gave.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct HugePages {
+    /// Bytes of the index's heads table and postings advised with MADV_HUGEPAGE at the end.
+    pub index_advised_bytes: u64,
+    /// Anonymous memory of the whole process in transparent huge pages at the end.
+    pub anon_huge_pages_bytes: Option<u64>,
+    /// The kernel's THP mode (`always`, `madvise`, `never`).
+    pub kernel_mode: Option<String>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -167,6 +180,22 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f)?;
+        if let Some(h) = &self.huge_pages {
+            write!(
+                f,
+                "  huge pages: {:.1} MiB of the index advised (MADV_HUGEPAGE), kernel THP mode {}; ",
+                mib(h.index_advised_bytes),
+                h.kernel_mode.as_deref().unwrap_or("unknown")
+            )?;
+            match h.anon_huge_pages_bytes {
+                Some(b) => writeln!(
+                    f,
+                    "{:.1} MiB of the process in huge pages at the end",
+                    mib(b)
+                )?,
+                None => writeln!(f, "huge pages in use unknown")?,
+            }
+        }
         if let Some(placement) = &self.placement {
             writeln!(f, "  {placement}")?;
         }

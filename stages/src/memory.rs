@@ -35,6 +35,47 @@ pub fn current_rss_bytes() -> Option<u64> {
     own_status_field("VmRSS:")
 }
 
+/// The size of a transparent huge page on x86-64 and most arm64 kernels.
+pub const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back the whole 2 MiB pages inside `[ptr, ptr + len)` with transparent huge
+/// pages (`madvise(MADV_HUGEPAGE)`), from their next fault on. Returns the bytes advised: 0 when
+/// the region holds no whole huge page or the kernel refused (no THP support). Advice only: the
+/// memory's contents and validity do not change.
+pub fn advise_huge_pages(ptr: *const u8, len: usize) -> usize {
+    let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
+    let end = (ptr as usize).saturating_add(len) / HUGE_PAGE * HUGE_PAGE;
+    if end <= start {
+        return 0;
+    }
+    // SAFETY: the range lies inside an allocation the caller owns; MADV_HUGEPAGE only changes how
+    // the kernel backs it, never its contents.
+    let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    if rc == 0 {
+        end - start
+    } else {
+        0
+    }
+}
+
+/// Anonymous memory backed by transparent huge pages now (AnonHugePages of
+/// /proc/self/smaps_rollup), in bytes.
+pub fn anon_huge_pages_bytes() -> Option<u64> {
+    status_field(
+        &std::fs::read_to_string("/proc/self/smaps_rollup").ok()?,
+        "AnonHugePages:",
+    )
+}
+
+/// The kernel's transparent huge page mode: `always`, `madvise` or `never` (the bracketed word
+/// of /sys/kernel/mm/transparent_hugepage/enabled).
+pub fn transparent_huge_pages_mode() -> Option<String> {
+    let text = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    let start = text.find('[')? + 1;
+    let end = start + text[start..].find(']')?;
+    Some(text[start..end].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +97,15 @@ mod tests {
         let (rss, peak) = (current_rss_bytes().unwrap(), peak_rss_bytes().unwrap());
         assert!(rss > 0 && peak >= rss, "rss {rss} peak {peak}");
         assert!(statm_rss_bytes().unwrap() > 0);
+    }
+
+    #[test]
+    fn advises_only_whole_huge_pages() {
+        let v = vec![0u8; 3 * HUGE_PAGE];
+        assert_eq!(advise_huge_pages(v.as_ptr(), HUGE_PAGE - 1), 0);
+        let advised = advise_huge_pages(v.as_ptr(), v.len());
+        // 2 or 3 whole pages fit depending on alignment; 0 where the kernel has no THP.
+        assert!(advised == 0 || advised >= 2 * HUGE_PAGE, "{advised}");
+        assert!(v.iter().all(|&b| b == 0));
     }
 }

@@ -1,0 +1,179 @@
+//! The global allocator: `--version` and the summary name the one compiled in, asking for another
+//! is a one-line usage error naming the Cargo feature, and `reduce --trace-memory` counts
+//! allocations per stage without changing any output.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// The allocator this test binary's `talaria` was built with.
+fn compiled() -> &'static str {
+    talaria::alloc::COMPILED.name()
+}
+
+#[test]
+fn version_names_the_allocator() {
+    let out = ok(talaria().arg("--version"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "talaria {} (allocator: {})",
+            env!("CARGO_PKG_VERSION"),
+            compiled()
+        )
+    );
+}
+
+#[test]
+fn config_show_names_the_allocator_and_another_one_is_refused() {
+    let out = ok(talaria().args(["config", "show"]));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("[performance.memory]")
+            && shown.contains(&format!("allocator = \"{}\"", compiled())),
+        "{shown}"
+    );
+    // The compiled-in one is accepted.
+    ok(talaria()
+        .args(["config", "show"])
+        .env("TALARIA_PERFORMANCE_MEMORY_ALLOCATOR", compiled()));
+    for other in ["system", "jemalloc", "mimalloc"] {
+        if other == compiled() {
+            continue;
+        }
+        let out = run(talaria()
+            .args(["config", "show"])
+            .env("TALARIA_PERFORMANCE_MEMORY_ALLOCATOR", other));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("TALARIA_PERFORMANCE_MEMORY_ALLOCATOR")
+                && err.contains(&format!("built with the {} allocator", compiled())),
+            "{err}"
+        );
+        if other == "system" {
+            assert!(
+                err.contains("without the jemalloc and mimalloc Cargo features"),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains(&format!("--features hwloc,{other}")), "{err}");
+        }
+    }
+    let out = run(talaria()
+        .args(["config", "show"])
+        .env("TALARIA_PERFORMANCE_MEMORY_ALLOCATOR", "tcmalloc"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("one of \"system\", \"jemalloc\", \"mimalloc\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn trace_memory_lists_the_stages_and_changes_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fasta");
+    std::fs::write(
+        &input,
+        families(&Families {
+            families: 200,
+            members: 6,
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let reduce = |tag: &str, extra: &[&str]| {
+        let p = |name: &str| dir.path().join(format!("{tag}.{name}"));
+        let out = ok(talaria()
+            .args(["reduce", "-j", "2", "-i"])
+            .arg(&input)
+            .arg("-o")
+            .arg(p("fa"))
+            .arg("-m")
+            .arg(p("delta"))
+            .arg("--clusters")
+            .arg(p("tsv"))
+            .args(extra));
+        let files: Vec<Vec<u8>> = ["fa", "delta", "tsv"]
+            .iter()
+            .map(|n| std::fs::read(p(n)).unwrap())
+            .collect();
+        (String::from_utf8_lossy(&out.stderr).into_owned(), files)
+    };
+    let (plain_err, plain) = reduce("plain", &[]);
+    assert!(!plain_err.contains("memory trace"), "{plain_err}");
+    assert!(
+        plain_err.contains(&format!("allocator {}", compiled())),
+        "{plain_err}"
+    );
+    let (text, traced) = reduce("text", &["--trace-memory"]);
+    assert!(plain == traced, "--trace-memory changed an output");
+    let table = text
+        .split_once("talaria memory trace")
+        .unwrap_or_else(|| panic!("no table: {text}"))
+        .1;
+    for stage in [
+        "main",
+        "reader",
+        "chunker",
+        "prefetch",
+        "aligner",
+        "writer",
+        "writer-fasta",
+    ] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(stage)),
+            "{stage} missing: {table}"
+        );
+    }
+    let json = dir.path().join("run.json");
+    let (_, traced) = reduce(
+        "json",
+        &["--trace-memory", "--json", json.to_str().unwrap()],
+    );
+    assert!(plain == traced, "--trace-memory --json changed an output");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let summary = &doc["summary"];
+    let trace = &summary["memory_trace"];
+    assert_eq!(trace["allocator"], compiled());
+    let peak = trace["peak_live_bytes"].as_i64().unwrap();
+    let rss = summary["peak_rss"]
+        .as_i64()
+        .expect("peak RSS is known on Linux");
+    assert!(
+        peak > 0 && peak <= rss,
+        "peak live {peak} B, peak RSS {rss} B"
+    );
+    let stages = trace["stages"].as_array().unwrap();
+    let aligner = stages.iter().find(|s| s["stage"] == "aligner").unwrap();
+    assert!(aligner["allocs"].as_u64().unwrap() > 0);
+    assert!(
+        aligner["bytes_allocated"].as_u64().unwrap() >= aligner["peak_net_bytes"].as_u64().unwrap()
+    );
+    let allocated: u64 = stages
+        .iter()
+        .map(|s| s["bytes_allocated"].as_u64().unwrap())
+        .sum();
+    let freed: u64 = stages
+        .iter()
+        .map(|s| s["bytes_freed"].as_u64().unwrap())
+        .sum();
+    // The counters are read one after another while the main thread still allocates (the
+    // snapshot itself does), so the sums match the process figure only closely.
+    let live = trace["live_bytes"].as_i64().unwrap();
+    assert!(
+        (allocated as i64 - freed as i64 - live).abs() < 1 << 16,
+        "allocated {allocated} - freed {freed} vs live {live}"
+    );
+    // Without the flag the JSON has no trace.
+    let (_, _) = reduce("nojson", &["--json", json.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(doc["summary"].get("memory_trace").is_none());
+}
