@@ -1,5 +1,5 @@
-//! Which global allocator this binary was built with (Cargo features `jemalloc`, `mimalloc`;
-//! neither = the system allocator, glibc malloc on Linux). The `talaria` binary installs it
+//! Which global allocator this binary was built with (Cargo features `jemalloc`, the default, and
+//! `mimalloc`; neither = the system allocator, glibc malloc on Linux). The `talaria` binary installs it
 //! wrapped in [`talaria_stages::alloc::Counting`], which counts only under `--trace-memory`.
 //! `performance.memory.allocator` names the allocator a run expects; it cannot switch it, so
 //! asking for one not compiled in is a usage error that names the feature to build with.
@@ -8,8 +8,8 @@ use serde::Serialize;
 
 #[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
 compile_error!(
-    "the Cargo features jemalloc and mimalloc both choose the global allocator; enable one \
-     (cargo build --release --no-default-features --features hwloc,jemalloc)"
+    "the Cargo features jemalloc (a default feature) and mimalloc both choose the global \
+     allocator; enable one: cargo build --release --no-default-features --features hwloc,mimalloc"
 );
 
 /// `[performance.memory] allocator`.

@@ -177,3 +177,35 @@ fn trace_memory_lists_the_stages_and_changes_no_output() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(doc["summary"].get("memory_trace").is_none());
 }
+
+#[test]
+fn huge_pages_are_reported_and_change_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fasta");
+    std::fs::write(&input, families(&Families::default())).unwrap();
+    let reduce = |huge: &str| {
+        let out_path = dir.path().join(format!("{huge}.fa"));
+        let out = ok(talaria()
+            .args(["reduce", "-i"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out_path)
+            .env("TALARIA_PERFORMANCE_MEMORY_USE_HUGE_PAGES", huge));
+        (
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            std::fs::read(out_path).unwrap(),
+        )
+    };
+    let (off_err, off) = reduce("false");
+    let (on_err, on) = reduce("true");
+    assert!(off == on, "use_huge_pages changed the output");
+    assert!(!off_err.contains("huge pages:"), "{off_err}");
+    let line = on_err
+        .lines()
+        .find(|l| l.trim_start().starts_with("huge pages:"))
+        .unwrap_or_else(|| panic!("no huge pages line: {on_err}"));
+    assert!(
+        line.contains("of the index advised (MADV_HUGEPAGE), kernel THP mode"),
+        "{line}"
+    );
+}
