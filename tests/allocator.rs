@@ -1,6 +1,7 @@
 //! The global allocator: `--version` and the summary name the one compiled in, asking for another
 //! is a one-line usage error naming the Cargo feature, and `reduce --trace-memory` counts
-//! allocations per stage without changing any output.
+//! allocations per stage without changing any output; huge pages and page locking of the index
+//! are reported and change no output either.
 
 mod common;
 
@@ -208,4 +209,134 @@ fn huge_pages_are_reported_and_change_no_output() {
         line.contains("of the index advised (MADV_HUGEPAGE), kernel THP mode"),
         "{line}"
     );
+}
+
+/// Runs `reduce` with page locking of at most `lock_mib` MiB and RLIMIT_MEMLOCK lowered to
+/// `rlimit_mib` MiB (soft and hard) for the child; returns stderr and the outputs.
+fn locked_run(
+    dir: &std::path::Path,
+    tag: &str,
+    lock_mib: u32,
+    rlimit: Option<u64>,
+) -> (String, Vec<u8>, Vec<u8>) {
+    use std::os::unix::process::CommandExt;
+    let input = dir.join("in.fasta");
+    if !input.exists() {
+        std::fs::write(
+            &input,
+            families(&Families {
+                families: 300,
+                members: 4,
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    }
+    let (fa, delta) = (
+        dir.join(format!("{tag}.fa")),
+        dir.join(format!("{tag}.delta")),
+    );
+    let mut cmd = talaria();
+    cmd.args(["reduce", "-i"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&fa)
+        .arg("-m")
+        .arg(&delta)
+        .env(
+            "TALARIA_PERFORMANCE_USE_PAGE_LOCKING",
+            if lock_mib > 0 { "true" } else { "false" },
+        )
+        .env(
+            "TALARIA_PERFORMANCE_LOCKED_MEMORY_GB",
+            format!("{}", lock_mib.max(1) as f64 / 1024.0),
+        );
+    if let Some(bytes) = rlimit {
+        // SAFETY: setrlimit is async-signal-safe; it only lowers this child's limit.
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let out = ok(&mut cmd);
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read(fa).unwrap(),
+        std::fs::read(delta).unwrap(),
+    )
+}
+
+fn memlock_hard() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) }, 0);
+    r.rlim_max as u64
+}
+
+#[test]
+fn page_locking_below_rlimit_memlock_warns_once_and_runs_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain_err, fa, delta) = locked_run(dir.path(), "plain", 0, None);
+    assert!(!plain_err.contains("page locking"), "{plain_err}");
+    let (err, fa_low, delta_low) = locked_run(dir.path(), "low", 4, Some(1 << 20));
+    assert!(
+        fa == fa_low && delta == delta_low,
+        "outputs differ with page locking refused"
+    );
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("talaria: warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("RLIMIT_MEMLOCK (ulimit -l) is 1.0 MiB, below the 4.0 MiB to lock")
+            && warnings[0].ends_with("running without page locking"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("page locking:"))
+        .unwrap();
+    assert!(
+        line.contains("0.0 MiB of the index locked") && line.contains("not locked: RLIMIT_MEMLOCK"),
+        "{line}"
+    );
+}
+
+#[test]
+fn page_locking_locks_the_index_and_changes_no_output() {
+    if memlock_hard() < 4 << 20 {
+        eprintln!("skipped: RLIMIT_MEMLOCK hard limit under 4 MiB here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, fa, delta) = locked_run(dir.path(), "plain", 0, None);
+    let (err, fa_locked, delta_locked) = locked_run(dir.path(), "locked", 2, Some(4 << 20));
+    assert!(
+        fa == fa_locked && delta == delta_locked,
+        "outputs differ with page locking"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("page locking:"))
+        .unwrap();
+    // The heads table alone (protein, k=5: 20^5 x 4 bytes) is larger than 2 MiB.
+    assert!(
+        line.contains("2.0 MiB of the index locked") && line.contains("2.0 MiB allowed"),
+        "{line}"
+    );
+    assert!(!line.contains("not locked"), "{line}");
 }

@@ -36,8 +36,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
     ("performance.io_threads", IO),
-    ("performance.use_page_locking", LOCK),
-    ("performance.locked_memory_gb", LOCK),
     ("performance.intel.use_mkl", VENDOR),
     ("performance.intel.prefetch_hint", VENDOR),
     ("performance.intel.use_tsx", VENDOR),
@@ -97,7 +95,6 @@ const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_si
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
-const LOCK: &str = "page locking is not implemented: mlockall(MCL_FUTURE) makes allocations fail outright once RLIMIT_MEMLOCK is reached, and talaria's index and buffers are not yet fixed arenas that could be locked within a bound";
 const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
@@ -137,9 +134,11 @@ pub(crate) enum Field {
     BigLittleAware,
     Allocator,
     UseHugePages,
+    UsePageLocking,
+    LockedMemory,
 }
 
-pub(crate) const FIELD_COUNT: usize = 29;
+pub(crate) const FIELD_COUNT: usize = 31;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -238,6 +237,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
     KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
     KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
+    // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
+    KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },

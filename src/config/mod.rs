@@ -210,6 +210,10 @@ pub struct PerformanceConfig {
     pub io_buffer_size: usize,
     /// Decompress compressed input on its own thread.
     pub parallel_io: bool,
+    /// Lock the representative index's big arrays in RAM...
+    pub use_page_locking: bool,
+    /// ...up to this many bytes (`locked_memory_gb`), inside the memory limit.
+    pub locked_memory: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -271,6 +275,8 @@ impl Default for Config {
                 async_queue_size: 100,
                 io_buffer_size: 64 << 10,
                 parallel_io: false,
+                use_page_locking: false,
+                locked_memory: 1 << 30,
             },
         }
     }
@@ -391,6 +397,8 @@ impl Config {
             Field::ParallelIo => Value::Bool(p.parallel_io),
             Field::Allocator => Value::Allocator(p.memory.allocator),
             Field::UseHugePages => Value::Bool(p.memory.use_huge_pages),
+            Field::UsePageLocking => Value::Bool(p.use_page_locking),
+            Field::LockedMemory => Value::Count(p.locked_memory),
         }
     }
 
@@ -431,6 +439,8 @@ impl Config {
             (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
             (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
             (Field::UseHugePages, Value::Bool(b)) => p.memory.use_huge_pages = b,
+            (Field::UsePageLocking, Value::Bool(b)) => p.use_page_locking = b,
+            (Field::LockedMemory, v) => p.locked_memory = count(v),
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -467,6 +477,8 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::BigLittleAware,
     Field::Allocator,
     Field::UseHugePages,
+    Field::UsePageLocking,
+    Field::LockedMemory,
 ];
 
 /// Where one effective value came from.
@@ -671,6 +683,15 @@ impl Resolved {
                 crate::alloc::COMPILED.name(),
                 p.memory.allocator.name(),
                 p.memory.allocator.build_hint()
+            )));
+        }
+        if p.use_page_locking && p.locked_memory > p.memory_limit {
+            return Err(ConfigError(format!(
+                "{} must not exceed the memory limit ({}, {}) that locked memory counts against, got {}",
+                self.origins[Field::LockedMemory as usize].subject(),
+                format_size(p.memory_limit),
+                describe_origin(&self.origins[Field::MemoryLimit as usize]),
+                format_size(p.locked_memory)
             )));
         }
         if p.block_size as u64 > p.memory_limit {

@@ -246,10 +246,14 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         },
     };
 
-    let index = Arc::new(RwLock::new(RepIndex::with_huge_pages(
+    let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
+    let index = Arc::new(RwLock::new(RepIndex::with_backing(
         coder,
         budgets.index,
-        cfg.performance.memory.use_huge_pages,
+        crate::reduce::index::Backing {
+            huge_pages: cfg.performance.memory.use_huge_pages,
+            lock_bytes,
+        },
     )));
     let reader_name = match sequential_reader {
         // The scan and the write pass read the file in order with the configured engine; the
@@ -595,9 +599,44 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
                 kernel_mode: talaria_stages::memory::transparent_huge_pages_mode(),
             }
         }),
+        page_locking: cfg.performance.use_page_locking.then(|| {
+            crate::reduce::summary::PageLocking {
+                allowed_bytes: lock_bytes as u64,
+                index_locked_bytes: index.stats.locked_bytes,
+                process_locked_bytes: talaria_stages::memory::locked_bytes(),
+                not_locked: lock_refused.or_else(|| index.stats.lock_error.clone()),
+            }
+        }),
         memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
         profile,
     })
+}
+
+/// `performance.use_page_locking`: how many bytes of the index to lock (the smaller of
+/// `locked_memory_gb` and the index budget, so locked memory stays inside the memory limit), and
+/// why none when RLIMIT_MEMLOCK, raised as far as the hard limit allows, is below that; then
+/// one warning is printed and the run carries on unlocked.
+fn page_lock_bytes(
+    p: &crate::config::PerformanceConfig,
+    index_budget: usize,
+) -> (usize, Option<String>) {
+    if !p.use_page_locking {
+        return (0, None);
+    }
+    let want = p.locked_memory.min(index_budget as u64);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let why = match talaria_stages::memory::raise_memlock_soft(want) {
+        Some(soft) if soft >= want => return (want as usize, None),
+        Some(soft) => format!(
+            "RLIMIT_MEMLOCK (ulimit -l) is {:.1} MiB, below the {:.1} MiB to lock \
+             (performance.locked_memory_gb, at most the index budget)",
+            mib(soft),
+            mib(want)
+        ),
+        None => "RLIMIT_MEMLOCK cannot be read".to_string(),
+    };
+    eprintln!("talaria: warning: {why}; running without page locking");
+    (0, Some(why))
 }
 
 /// Length unit of the `.clstr` listing.

@@ -50,6 +50,8 @@ pub struct Summary {
     pub allocator: String,
     /// What `performance.memory.use_huge_pages` did (None when off).
     pub huge_pages: Option<HugePages>,
+    /// What `performance.use_page_locking` did (None when off).
+    pub page_locking: Option<PageLocking>,
     /// Allocator counts per stage (`--trace-memory`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_trace: Option<crate::reduce::memtrace::MemoryTrace>,
@@ -67,6 +69,19 @@ pub struct HugePages {
     pub anon_huge_pages_bytes: Option<u64>,
     /// The kernel's THP mode (`always`, `madvise`, `never`).
     pub kernel_mode: Option<String>,
+}
+
+/// `performance.use_page_locking`: what was locked.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PageLocking {
+    /// Bytes of the index allowed to be locked (0 when RLIMIT_MEMLOCK was too low).
+    pub allowed_bytes: u64,
+    /// Bytes of the index's heads table and postings locked at the end.
+    pub index_locked_bytes: u64,
+    /// VmLck of the process at the end.
+    pub process_locked_bytes: Option<u64>,
+    /// Why nothing (more) was locked, if so.
+    pub not_locked: Option<String>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -194,6 +209,21 @@ impl fmt::Display for Summary {
                     mib(b)
                 )?,
                 None => writeln!(f, "huge pages in use unknown")?,
+            }
+        }
+        if let Some(l) = &self.page_locking {
+            write!(
+                f,
+                "  page locking: {:.1} MiB of the index locked (mlock2 MLOCK_ONFAULT), {:.1} MiB allowed",
+                mib(l.index_locked_bytes),
+                mib(l.allowed_bytes)
+            )?;
+            if let Some(b) = l.process_locked_bytes {
+                write!(f, ", VmLck {:.1} MiB", mib(b))?;
+            }
+            match &l.not_locked {
+                Some(why) => writeln!(f, "; not locked: {why}")?,
+                None => writeln!(f)?,
             }
         }
         if let Some(placement) = &self.placement {
