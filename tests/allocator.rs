@@ -282,7 +282,7 @@ fn memlock_hard() -> u64 {
     };
     // SAFETY: getrlimit writes one rlimit through a valid pointer.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) }, 0);
-    r.rlim_max as u64
+    r.rlim_max
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub fn memlock_limits() -> Option<(u64, u64)> {
         if v == libc::RLIM_INFINITY {
             u64::MAX
         } else {
-            v as u64
+            v
         }
     };
     Some((bytes(r.rlim_cur), bytes(r.rlim_max)))
