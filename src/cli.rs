@@ -11,7 +11,7 @@ use talaria_stages::sink::OutputPath;
 #[derive(Parser, Debug)]
 #[command(
     name = "talaria",
-    version,
+    version = talaria::alloc::VERSION,
     about = "Shrink sequence databases to representatives plus lossless deltas"
 )]
 pub struct Cli {

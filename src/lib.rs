@@ -4,6 +4,7 @@
 //! reduction decisions, configuration); the plumbing it runs on (threads, byte-budget channels,
 //! readers, writers) lives in the `talaria-stages` crate and knows no biology.
 
+pub mod alloc;
 pub mod bio;
 pub mod config;
 pub mod delta;

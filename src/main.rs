@@ -14,8 +14,22 @@ use talaria::error::{EXIT_DATA, EXIT_IO, EXIT_OK, EXIT_USAGE};
 use talaria::reconstruct::{self, ReconstructError};
 use talaria::reduce::{self, ReduceError};
 
+/// The allocator compiled in (`talaria::alloc`), counting only under `--trace-memory`.
+#[global_allocator]
+static GLOBAL: talaria_stages::alloc::Counting<talaria::alloc::Inner> =
+    talaria_stages::alloc::Counting(talaria::alloc::INNER);
+
 fn main() -> ExitCode {
+    // Count from the start, so that blocks made while parsing are not freed uncounted later;
+    // switched off again below unless `reduce --trace-memory` is what was parsed.
+    if std::env::args_os().any(|a| a == "--trace-memory") {
+        talaria_stages::alloc::enable();
+    }
+    talaria_stages::alloc::set_thread_stage("main");
     let cli = Cli::parse();
+    if !matches!(&cli.command, Command::Reduce(args) if args.report.trace_memory) {
+        talaria_stages::alloc::disable();
+    }
     let (code, message) = match run(cli) {
         Ok(()) => (EXIT_OK, None),
         Err(failure) => failure,

@@ -4,6 +4,7 @@
 
 use super::size::format_size;
 use super::{AlphabetChoice, IoEngine, PrefetchHint, ProcessingOrder, ThreadAffinity};
+use crate::alloc::Allocator;
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -32,8 +33,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
     ("performance.io_threads", IO),
-    ("performance.use_page_locking", LOCK),
-    ("performance.locked_memory_gb", LOCK),
     ("performance.amd.infinity_fabric_aware", VENDOR),
     ("performance.amd.ccx_affinity", VENDOR),
     ("performance.numa.numa_aware", NUMA),
@@ -58,9 +57,7 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.low_similarity.increase_band_width", PRESET),
     ("performance.low_similarity.reduce_cache_size", PRESET),
     ("performance.low_similarity.aggressive_filtering", PRESET),
-    ("performance.memory.allocator", ALLOC),
-    ("performance.memory.allocation_pool_size", ALLOC),
-    ("performance.memory.use_huge_pages", ALLOC),
+    ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -89,11 +86,9 @@ const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_si
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
-const LOCK: &str = "page locking is not implemented";
 const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
-const ALLOC: &str = "the memory allocator is chosen at build time";
 const NETWORK: &str = "network-storage tuning is not implemented";
 const GPU: &str = "talaria has no GPU backend";
 const METRICS: &str = "metrics export is not implemented";
@@ -136,9 +131,13 @@ pub(crate) enum Field {
     UseMkl,
     UseTsx,
     UseAocc,
+    Allocator,
+    UseHugePages,
+    UsePageLocking,
+    LockedMemory,
 }
 
-pub(crate) const FIELD_COUNT: usize = 35;
+pub(crate) const FIELD_COUNT: usize = 39;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -173,6 +172,8 @@ pub(crate) enum Kind {
     Order,
     /// "none", "t0", "t1", "t2" or "nta".
     Prefetch,
+    /// "system", "jemalloc" or "mimalloc".
+    Allocator,
 }
 
 /// A typed value on its way into `Config`.
@@ -186,6 +187,7 @@ pub(crate) enum Value {
     IoEngine(IoEngine),
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
+    Allocator(Allocator),
 }
 
 pub(crate) struct KeySpec {
@@ -242,6 +244,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
     KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
     KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
+    // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
+    KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
@@ -254,6 +259,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.intel.use_mkl", field: Field::UseMkl, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.intel.use_tsx", field: Field::UseTsx, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.amd.use_aocc", field: Field::UseAocc, kind: Kind::Bool, flag: None },
+    // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
+    KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
+    KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -395,6 +403,7 @@ impl Kind {
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
+            Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
         }
     }
 
@@ -415,6 +424,7 @@ impl Kind {
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
+            (Kind::Allocator, Value::Allocator(_)) => true,
             _ => false,
         }
     }
@@ -437,6 +447,7 @@ impl Kind {
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
+            (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             _ => return None,
         };
         self.accepts(typed).then_some(typed)
@@ -456,6 +467,7 @@ impl Kind {
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
+            Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
         };
         self.accepts(typed).then_some(typed)
     }

@@ -70,6 +70,16 @@ pub struct NumaConfig {
     pub thread_affinity: ThreadAffinity,
 }
 
+/// `[performance.memory]`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemoryConfig {
+    /// The global allocator the run expects: it must be the one compiled in
+    /// ([`crate::alloc::COMPILED`], the default).
+    pub allocator: crate::alloc::Allocator,
+    /// Advise the representative index's heads table and postings for transparent huge pages.
+    pub use_huge_pages: bool,
+}
+
 /// `[performance.arm]` (big_little_aware applies to any CPU reporting several kinds, Intel
 /// hybrid included). `use_neon` / `use_sve` are accepted and reported not applicable
 /// (`keys::not_applicable`): talaria has no NEON or SVE kernel.
@@ -249,6 +259,7 @@ pub struct PerformanceConfig {
     pub arm: ArmConfig,
     pub intel: IntelConfig,
     pub amd: AmdConfig,
+    pub memory: MemoryConfig,
     /// Reader engine.
     pub io_engine: IoEngine,
     /// `auto` may memory-map regular uncompressed files...
@@ -263,6 +274,10 @@ pub struct PerformanceConfig {
     pub io_buffer_size: usize,
     /// Decompress compressed input on its own thread.
     pub parallel_io: bool,
+    /// Lock the representative index's big arrays in RAM...
+    pub use_page_locking: bool,
+    /// ...up to this many bytes (`locked_memory_gb`), inside the memory limit.
+    pub locked_memory: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -325,6 +340,10 @@ impl Default for Config {
                     use_tsx: false,
                 },
                 amd: AmdConfig { use_aocc: false },
+                memory: MemoryConfig {
+                    allocator: crate::alloc::COMPILED,
+                    use_huge_pages: false,
+                },
                 io_engine: IoEngine::Auto,
                 use_memory_mapping: true,
                 mmap_threshold_mb: 64,
@@ -332,6 +351,8 @@ impl Default for Config {
                 async_queue_size: 100,
                 io_buffer_size: 64 << 10,
                 parallel_io: false,
+                use_page_locking: false,
+                locked_memory: 1 << 30,
             },
         }
     }
@@ -476,6 +497,10 @@ impl Config {
             Field::AsyncQueueSize => Value::Count(p.async_queue_size as u64),
             Field::IoBufferSize => Value::Count(p.io_buffer_size as u64),
             Field::ParallelIo => Value::Bool(p.parallel_io),
+            Field::Allocator => Value::Allocator(p.memory.allocator),
+            Field::UseHugePages => Value::Bool(p.memory.use_huge_pages),
+            Field::UsePageLocking => Value::Bool(p.use_page_locking),
+            Field::LockedMemory => Value::Count(p.locked_memory),
         }
     }
 
@@ -522,6 +547,10 @@ impl Config {
             (Field::AsyncQueueSize, v) => p.async_queue_size = count(v) as usize,
             (Field::IoBufferSize, v) => p.io_buffer_size = count(v) as usize,
             (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
+            (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
+            (Field::UseHugePages, Value::Bool(b)) => p.memory.use_huge_pages = b,
+            (Field::UsePageLocking, Value::Bool(b)) => p.use_page_locking = b,
+            (Field::LockedMemory, v) => p.locked_memory = count(v),
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -564,6 +593,10 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::UseMkl,
     Field::UseTsx,
     Field::UseAocc,
+    Field::Allocator,
+    Field::UseHugePages,
+    Field::UsePageLocking,
+    Field::LockedMemory,
 ];
 
 /// Where one effective value came from.
@@ -763,6 +796,25 @@ impl Resolved {
                 keys::canonical(Field::MaxBandWidth).name,
                 a.max_band_width,
                 describe_origin(&self.origins[Field::MaxBandWidth as usize])
+            )));
+        }
+        if p.memory.allocator != crate::alloc::COMPILED {
+            return Err(ConfigError(format!(
+                "{} is \"{}\" but this binary was built with the {} allocator; to use {}, {}",
+                self.origins[Field::Allocator as usize].subject(),
+                p.memory.allocator.name(),
+                crate::alloc::COMPILED.name(),
+                p.memory.allocator.name(),
+                p.memory.allocator.build_hint()
+            )));
+        }
+        if p.use_page_locking && p.locked_memory > p.memory_limit {
+            return Err(ConfigError(format!(
+                "{} must not exceed the memory limit ({}, {}) that locked memory counts against, got {}",
+                self.origins[Field::LockedMemory as usize].subject(),
+                format_size(p.memory_limit),
+                describe_origin(&self.origins[Field::MemoryLimit as usize]),
+                format_size(p.locked_memory)
             )));
         }
         if p.block_size as u64 > p.memory_limit {

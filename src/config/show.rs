@@ -68,7 +68,9 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
     match (spec.kind, value) {
         // `{:?}` keeps the decimal point (`1.0`), so the value stays a TOML float.
         (_, Value::Number(x)) => format!("{x:?}"),
-        (Kind::Size { .. } | Kind::Gib { .. }, Value::Count(n)) => {
+        // A float, which is what a `_gb` key reads back.
+        (Kind::Gib { .. }, Value::Count(n)) => format!("{:?}", n as f64 / (1u64 << 30) as f64),
+        (Kind::Size { .. }, Value::Count(n)) => {
             let text = format_size(n);
             if text.bytes().all(|b| b.is_ascii_digit()) {
                 text
@@ -82,6 +84,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
         (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Order(o)) => format!("\"{}\"", o.name()),
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
+        (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",
             match a {

@@ -12,6 +12,7 @@ use crate::config::PrefetchHint;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use talaria_stages::memory;
 
 const END: u32 = u32::MAX;
 /// Direct-addressed chain heads up to this many k-mer values (16 MiB of heads); a hash map above.
@@ -94,13 +95,20 @@ fn prefetch<const H: i32>(p: *const u8) {
 }
 
 /// Figures for the end-of-run summary.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct IndexStats {
     pub published: u64,
     pub evicted: u64,
     pub not_indexed: u64,
     pub compactions: u64,
     pub peak_bytes: u64,
+    /// Bytes of the heads table and the postings now advised for transparent huge pages
+    /// (`performance.memory.use_huge_pages`).
+    pub huge_pages_advised: u64,
+    /// Bytes of the heads table and the postings now locked in RAM (`performance.use_page_locking`).
+    pub locked_bytes: u64,
+    /// Why locking stopped, if the kernel refused it.
+    pub lock_error: Option<String>,
 }
 
 pub struct RepIndex {
@@ -124,7 +132,36 @@ pub struct RepIndex {
     prefetch: PrefetchHint,
     fixed_bytes: usize,
     seq_bytes: usize,
+    backing: Backing,
+    heads_advised: usize,
+    heads_locked: usize,
+    nodes_locked: usize,
     pub stats: IndexStats,
+}
+
+/// How the index's big arrays are backed (`performance.memory.use_huge_pages`,
+/// `performance.use_page_locking`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Backing {
+    /// Advise them for transparent huge pages (`MADV_HUGEPAGE`).
+    pub huge_pages: bool,
+    /// Lock up to this many bytes of them in RAM (`mlock2(MLOCK_ONFAULT)`); 0 = none.
+    pub lock_bytes: usize,
+}
+
+impl Backing {
+    fn any(self) -> bool {
+        self.huge_pages || self.lock_bytes > 0
+    }
+}
+
+impl Drop for RepIndex {
+    fn drop(&mut self) {
+        self.unlock_nodes();
+        if let (Heads::Dense(v), true) = (&self.heads, self.heads_locked > 0) {
+            memory::unlock(v.as_ptr().cast(), self.heads_locked);
+        }
+    }
 }
 
 /// Approximate heap cost of one alive representative besides its residues and postings
@@ -133,8 +170,32 @@ const PER_REP_OVERHEAD: usize = 128;
 
 impl RepIndex {
     pub fn new(coder: KmerCoder, budget: usize) -> RepIndex {
+        RepIndex::with_backing(coder, budget, Backing::default())
+    }
+
+    /// [`RepIndex::new`], its two big arrays (the direct-addressed heads and the postings) backed
+    /// as `backing` asks: advised for transparent huge pages before they are first written, and
+    /// locked in RAM (up to `backing.lock_bytes`, heads first); the postings again each time
+    /// they move.
+    pub fn with_backing(coder: KmerCoder, budget: usize, backing: Backing) -> RepIndex {
+        let mut heads_advised = 0;
+        let mut heads_locked = 0;
+        let mut lock_error = None;
         let heads = if coder.space() <= DENSE_HEADS_MAX {
-            Heads::Dense(vec![END; coder.space() as usize])
+            let n = coder.space() as usize;
+            let mut v: Vec<u32> = Vec::with_capacity(n);
+            let bytes = n * std::mem::size_of::<u32>();
+            if backing.huge_pages {
+                heads_advised = memory::advise_huge_pages(v.as_ptr().cast(), bytes);
+            }
+            if backing.lock_bytes > 0 {
+                match memory::lock(v.as_ptr().cast(), bytes.min(backing.lock_bytes)) {
+                    Ok(locked) => heads_locked = locked,
+                    Err(e) => lock_error = Some(e.to_string()),
+                }
+            }
+            v.resize(n, END);
+            Heads::Dense(v)
         } else {
             Heads::Sparse(FxHashMap::default())
         };
@@ -157,8 +218,63 @@ impl RepIndex {
             prefetch: PrefetchHint::None,
             fixed_bytes,
             seq_bytes: 0,
-            stats: IndexStats::default(),
+            backing: if lock_error.is_some() {
+                Backing {
+                    lock_bytes: 0,
+                    ..backing
+                }
+            } else {
+                backing
+            },
+            heads_advised,
+            heads_locked,
+            nodes_locked: 0,
+            stats: IndexStats {
+                huge_pages_advised: heads_advised as u64,
+                locked_bytes: heads_locked as u64,
+                lock_error,
+                ..IndexStats::default()
+            },
         }
+    }
+
+    /// Room for `extra` more postings; with huge pages or locking on, a moved postings array is
+    /// advised and locked before the new part of it is written.
+    fn reserve_nodes(&mut self, extra: usize) {
+        if self.nodes.len() + extra <= self.nodes.capacity() || !self.backing.any() {
+            return;
+        }
+        self.unlock_nodes();
+        self.nodes.reserve(extra);
+        self.back_nodes();
+    }
+
+    fn unlock_nodes(&mut self) {
+        if self.nodes_locked > 0 {
+            memory::unlock(self.nodes.as_ptr().cast(), self.nodes_locked);
+            self.nodes_locked = 0;
+        }
+    }
+
+    /// Advises and locks the postings where they are now.
+    fn back_nodes(&mut self) {
+        let bytes = self.nodes.capacity() * std::mem::size_of::<Node>();
+        if self.backing.huge_pages {
+            let advised = memory::advise_huge_pages(self.nodes.as_ptr().cast(), bytes);
+            self.stats.huge_pages_advised = (self.heads_advised + advised) as u64;
+        }
+        let room = self.backing.lock_bytes.saturating_sub(self.heads_locked);
+        if room > 0 {
+            match memory::lock(self.nodes.as_ptr().cast(), bytes.min(room)) {
+                Ok(locked) => self.nodes_locked = locked,
+                Err(e) => {
+                    // Carry on with what is locked; lock no more.
+                    self.stats.lock_error = Some(e.to_string());
+                    self.backing.lock_bytes = 0;
+                }
+            }
+        }
+        self.stats.locked_bytes = (self.heads_locked + self.nodes_locked) as u64;
     }
 
     pub fn coder(&self) -> &KmerCoder {
@@ -359,6 +475,7 @@ impl RepIndex {
             self.stats.not_indexed += 1;
             return ordinal;
         }
+        self.reserve_nodes(kmers.len());
         for &kmer in kmers {
             let node_at = self.nodes.len() as u32;
             let slot_head = match &mut self.heads {
@@ -448,7 +565,13 @@ impl RepIndex {
             }
         }
         self.nodes.truncate(write);
-        self.nodes.shrink_to_fit();
+        if self.backing.any() {
+            self.unlock_nodes();
+            self.nodes.shrink_to_fit();
+            self.back_nodes();
+        } else {
+            self.nodes.shrink_to_fit();
+        }
         match &mut self.heads {
             Heads::Dense(v) => v
                 .iter_mut()

@@ -15,6 +15,7 @@ pub mod emit;
 pub mod index;
 pub mod io;
 pub mod longest_first;
+pub mod memtrace;
 pub mod monitor;
 pub mod pipeline;
 pub mod placement;

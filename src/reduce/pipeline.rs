@@ -268,7 +268,15 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         },
     };
 
-    let mut index = RepIndex::new(coder, budgets.index);
+    let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
+    let mut index = RepIndex::with_backing(
+        coder,
+        budgets.index,
+        crate::reduce::index::Backing {
+            huge_pages: cfg.performance.memory.use_huge_pages,
+            lock_bytes,
+        },
+    );
     index.set_prefetch(cfg.performance.intel.prefetch_hint);
     let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {
@@ -626,6 +634,23 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
+        allocator: crate::alloc::COMPILED.name().into(),
+        huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
+            crate::reduce::summary::HugePages {
+                index_advised_bytes: index.stats.huge_pages_advised,
+                anon_huge_pages_bytes: talaria_stages::memory::anon_huge_pages_bytes(),
+                kernel_mode: talaria_stages::memory::transparent_huge_pages_mode(),
+            }
+        }),
+        page_locking: cfg.performance.use_page_locking.then(|| {
+            crate::reduce::summary::PageLocking {
+                allowed_bytes: lock_bytes as u64,
+                index_locked_bytes: index.stats.locked_bytes,
+                process_locked_bytes: talaria_stages::memory::locked_bytes(),
+                not_locked: lock_refused.or_else(|| index.stats.lock_error.clone()),
+            }
+        }),
+        memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
         profile,
     })
 }
@@ -645,6 +670,33 @@ fn describe_candidates(params: &Params) -> String {
         "indexed representatives {filter}{floor}, first {} in input order",
         params.max_candidates
     )
+}
+
+/// `performance.use_page_locking`: how many bytes of the index to lock (the smaller of
+/// `locked_memory_gb` and the index budget, so locked memory stays inside the memory limit), and
+/// why none when RLIMIT_MEMLOCK, raised as far as the hard limit allows, is below that; then
+/// one warning is printed and the run carries on unlocked.
+fn page_lock_bytes(
+    p: &crate::config::PerformanceConfig,
+    index_budget: usize,
+) -> (usize, Option<String>) {
+    if !p.use_page_locking {
+        return (0, None);
+    }
+    let want = p.locked_memory.min(index_budget as u64);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let why = match talaria_stages::memory::raise_memlock_soft(want) {
+        Some(soft) if soft >= want => return (want as usize, None),
+        Some(soft) => format!(
+            "RLIMIT_MEMLOCK (ulimit -l) is {:.1} MiB, below the {:.1} MiB to lock \
+             (performance.locked_memory_gb, at most the index budget)",
+            mib(soft),
+            mib(want)
+        ),
+        None => "RLIMIT_MEMLOCK cannot be read".to_string(),
+    };
+    eprintln!("talaria: warning: {why}; running without page locking");
+    (0, Some(why))
 }
 
 /// Length unit of the `.clstr` listing.

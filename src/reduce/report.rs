@@ -40,6 +40,10 @@ pub struct ReportFlags {
     /// about once a second, and a per-thread table at the end (stderr, `talaria threads:`).
     #[arg(long)]
     pub debug_threads: bool,
+    /// Count allocations per stage (allocs, bytes allocated and freed, net and its peak) and the
+    /// process's live and peak live bytes; print the table at the end (and in --json).
+    #[arg(long)]
+    pub trace_memory: bool,
 }
 
 /// Version of the JSON document's layout; bumped when a field changes meaning or goes away.
@@ -83,6 +87,9 @@ impl ReportFlags {
         }
         if self.profile_io {
             out += &summary.profile.io_table();
+        }
+        if let Some(trace) = &summary.memory_trace {
+            out += &trace.table();
         }
         out
     }

@@ -48,9 +48,42 @@ pub struct Summary {
     pub passed_after_widening: u64,
     /// Where the aligners ran, when pinned (`--pin-threads`).
     pub placement: Option<crate::reduce::placement::PlacementReport>,
+    /// The global allocator compiled in (`performance.memory.allocator`).
+    pub allocator: String,
+    /// What `performance.memory.use_huge_pages` did (None when off).
+    pub huge_pages: Option<HugePages>,
+    /// What `performance.use_page_locking` did (None when off).
+    pub page_locking: Option<PageLocking>,
+    /// Allocator counts per stage (`--trace-memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_trace: Option<crate::reduce::memtrace::MemoryTrace>,
     /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
     #[serde(skip)]
     pub profile: crate::reduce::profile::RunProfile,
+}
+
+/// `performance.memory.use_huge_pages`: what was advised and what the kernel gave.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct HugePages {
+    /// Bytes of the index's heads table and postings advised with MADV_HUGEPAGE at the end.
+    pub index_advised_bytes: u64,
+    /// Anonymous memory of the whole process in transparent huge pages at the end.
+    pub anon_huge_pages_bytes: Option<u64>,
+    /// The kernel's THP mode (`always`, `madvise`, `never`).
+    pub kernel_mode: Option<String>,
+}
+
+/// `performance.use_page_locking`: what was locked.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PageLocking {
+    /// Bytes of the index allowed to be locked (0 when RLIMIT_MEMLOCK was too low).
+    pub allowed_bytes: u64,
+    /// Bytes of the index's heads table and postings locked at the end.
+    pub index_locked_bytes: u64,
+    /// VmLck of the process at the end.
+    pub process_locked_bytes: Option<u64>,
+    /// Why nothing (more) was locked, if so.
+    pub not_locked: Option<String>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -105,7 +138,12 @@ impl fmt::Display for Summary {
             Some(rss) => write!(f, "{:.1} MiB", mib(rss))?,
             None => write!(f, "unknown")?,
         }
-        writeln!(f, " (limit {:.0} MiB)", mib(self.memory_limit))?;
+        writeln!(
+            f,
+            " (limit {:.0} MiB), allocator {}",
+            mib(self.memory_limit),
+            self.allocator
+        )?;
         writeln!(
             f,
             "  input: {} ({}), {} k={}{}, threshold {}\n  order: {}\n  reader: {}",
@@ -160,6 +198,37 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f)?;
+        if let Some(h) = &self.huge_pages {
+            write!(
+                f,
+                "  huge pages: {:.1} MiB of the index advised (MADV_HUGEPAGE), kernel THP mode {}; ",
+                mib(h.index_advised_bytes),
+                h.kernel_mode.as_deref().unwrap_or("unknown")
+            )?;
+            match h.anon_huge_pages_bytes {
+                Some(b) => writeln!(
+                    f,
+                    "{:.1} MiB of the process in huge pages at the end",
+                    mib(b)
+                )?,
+                None => writeln!(f, "huge pages in use unknown")?,
+            }
+        }
+        if let Some(l) = &self.page_locking {
+            write!(
+                f,
+                "  page locking: {:.1} MiB of the index locked (mlock2 MLOCK_ONFAULT), {:.1} MiB allowed",
+                mib(l.index_locked_bytes),
+                mib(l.allowed_bytes)
+            )?;
+            if let Some(b) = l.process_locked_bytes {
+                write!(f, ", VmLck {:.1} MiB", mib(b))?;
+            }
+            match &l.not_locked {
+                Some(why) => writeln!(f, "; not locked: {why}")?,
+                None => writeln!(f)?,
+            }
+        }
         if let Some(placement) = &self.placement {
             writeln!(f, "  {placement}")?;
         }

@@ -23,6 +23,7 @@
 //! assert_eq!((bytes, summary.bytes, summary.blocks), (8000, 8000, 2));
 //! ```
 
+pub mod alloc;
 pub mod budget;
 pub mod channel;
 pub mod memory;

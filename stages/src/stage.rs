@@ -172,7 +172,8 @@ pub struct StageHandle<R> {
 /// Spawn `f` on an OS thread named `name` (visible in top -H, perf, /proc).
 /// Linux shows the first 15 bytes of a thread name. When the spawning thread reports to a
 /// [`crate::metrics::Registry`], so does the new one: its counters ([`crate::metrics::counters`]),
-/// histograms, wall and CPU time are reported when `f` returns.
+/// histograms, wall and CPU time are reported when `f` returns. Its allocations count for its
+/// stage under `--trace-memory` ([`crate::alloc`]).
 pub fn spawn<F, R>(name: impl Into<String>, f: F) -> std::io::Result<StageHandle<R>>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -185,6 +186,7 @@ where
         .name(name.clone())
         .spawn(move || {
             let started = Instant::now();
+            crate::alloc::set_thread_stage(&thread_name);
             let has_registry = registry.is_some();
             crate::metrics::enter(registry, &thread_name);
             let result = f();
