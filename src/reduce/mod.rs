@@ -11,6 +11,7 @@ pub mod banding;
 pub mod clstr;
 pub mod decide;
 pub mod emit;
+pub mod export;
 pub mod index;
 pub mod io;
 pub mod longest_first;

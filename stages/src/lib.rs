@@ -25,6 +25,7 @@
 
 pub mod budget;
 pub mod channel;
+pub mod export;
 pub mod memory;
 pub mod metrics;
 pub mod ordered;

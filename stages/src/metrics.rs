@@ -13,6 +13,7 @@ use crate::stage::{CountersSnapshot, StageCounters};
 use hdrhistogram::Histogram;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -120,13 +121,37 @@ impl Series {
     }
 }
 
+/// A stage thread as seen while the run goes: its counters and how long it has run.
+#[derive(Clone, Debug)]
+pub struct LiveThread {
+    pub name: String,
+    pub counters: Arc<StageCounters>,
+    pub started: Instant,
+    /// Wall time in nanoseconds once the thread has ended (0 while it runs).
+    ended_wall_ns: Arc<AtomicU64>,
+}
+
+impl LiveThread {
+    /// Wall time so far: until now while it runs, its whole life once ended.
+    pub fn wall_ns(&self, now: Instant) -> u64 {
+        match self.ended_wall_ns.load(Ordering::Relaxed) {
+            0 => now.saturating_duration_since(self.started).as_nanos() as u64,
+            ended => ended,
+        }
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended_wall_ns.load(Ordering::Relaxed) != 0
+    }
+}
+
 /// Where a run's stage threads report. Install it on the thread that spawns the stages
 /// ([`Registry::install`]); threads spawned from there inherit it.
 pub struct Registry {
     pub started: Instant,
     threads: Mutex<Vec<ThreadReport>>,
-    /// Counters of every stage thread, registered when it starts (for live views).
-    live: Mutex<Vec<(String, Arc<StageCounters>)>>,
+    /// Every stage thread, registered when it starts (for live views).
+    live: Mutex<Vec<LiveThread>>,
     probes: Mutex<Vec<Probe>>,
     series: Mutex<Series>,
 }
@@ -169,6 +194,15 @@ impl Registry {
 
     /// Every stage thread's counters as they are now (threads still running included).
     pub fn live_counters(&self) -> Vec<(String, Arc<StageCounters>)> {
+        self.live
+            .lock()
+            .iter()
+            .map(|t| (t.name.clone(), Arc::clone(&t.counters)))
+            .collect()
+    }
+
+    /// Every stage thread registered so far, running or ended, with its wall time.
+    pub fn live_threads(&self) -> Vec<LiveThread> {
         self.live.lock().clone()
     }
 
@@ -212,6 +246,7 @@ impl Drop for InstallGuard {
 struct Local {
     registry: Arc<Registry>,
     counters: Arc<StageCounters>,
+    ended_wall_ns: Arc<AtomicU64>,
     histograms: Vec<(&'static str, Histogram<u64>)>,
 }
 
@@ -229,13 +264,17 @@ pub fn enter(registry: Option<Arc<Registry>>, name: &str) {
     LOCAL.with(|l| {
         *l.borrow_mut() = registry.map(|registry| {
             let counters = Arc::new(StageCounters::default());
-            registry
-                .live
-                .lock()
-                .push((name.to_string(), Arc::clone(&counters)));
+            let ended_wall_ns = Arc::new(AtomicU64::new(0));
+            registry.live.lock().push(LiveThread {
+                name: name.to_string(),
+                counters: Arc::clone(&counters),
+                started: Instant::now(),
+                ended_wall_ns: Arc::clone(&ended_wall_ns),
+            });
             Local {
                 registry,
                 counters,
+                ended_wall_ns,
                 histograms: Vec::new(),
             }
         })
@@ -252,15 +291,18 @@ pub fn finish_thread(name: &str, started: Instant) {
     let Some(Local {
         registry,
         counters,
+        ended_wall_ns,
         histograms,
     }) = leave()
     else {
         return;
     };
+    let wall_ns = started.elapsed().as_nanos() as u64;
+    ended_wall_ns.store(wall_ns.max(1), Ordering::Relaxed);
     registry.report(ThreadReport {
         name: name.to_string(),
         tid: thread_id(),
-        wall_ns: started.elapsed().as_nanos() as u64,
+        wall_ns,
         cpu_ns: thread_cpu_ns(),
         counters: counters.snapshot(),
         histograms,
@@ -540,6 +582,10 @@ mod tests {
         assert_eq!(live[0].0, "main");
         assert_eq!(live[1].0, "worker-0");
         assert_eq!(live[1].1.snapshot().items_in, 3);
+        let live = registry.live_threads();
+        assert!(!live[0].ended(), "main is not a stage thread that ends");
+        assert!(live[1].ended());
+        assert_eq!(live[1].wall_ns(Instant::now()), t.wall_ns.max(1));
         assert!(t.cpu_ns.unwrap() > 0 && t.wall_ns > 0);
         let h = merged(&threads, "chunk", |_| true);
         assert_eq!((h.len(), h.min(), h.max()), (3, 10, 30));
