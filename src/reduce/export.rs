@@ -145,7 +145,7 @@ impl LiveRun {
                 continue; // the thread that installed the registry, not a stage
             }
             let stage = stage_of(&t.name).to_string();
-            let c = t.counters.snapshot();
+            let c = t.counters.snapshot_at(now);
             match stage.as_str() {
                 "reader" => read_bytes += c.bytes_out,
                 "writer" => decided_bytes += c.bytes_out,
@@ -190,8 +190,9 @@ impl LiveRun {
             "Aligner threads of this run.",
             get(&self.aligner_threads),
         ));
-        const SECONDS: f64 = 1e-9;
-        let stage_family = |name, help, kind, i: usize, scale: f64| {
+        /// Nanoseconds per second (a division rounds correctly; a product by 1e-9 does not).
+        const NS: f64 = 1e9;
+        let stage_family = |name, help, kind, i: usize, per: f64| {
             Family::labelled(
                 name,
                 help,
@@ -199,7 +200,7 @@ impl LiveRun {
                 "stage",
                 stages
                     .iter()
-                    .map(|(s, f)| (s.clone(), f[i] as f64 * scale))
+                    .map(|(s, f)| (s.clone(), f[i] as f64 / per))
                     .collect(),
             )
         };
@@ -216,21 +217,21 @@ impl LiveRun {
                 "Thread-seconds the stage worked (wall time less waiting and blocked).",
                 Counter,
                 1,
-                SECONDS,
+                NS,
             ),
             stage_family(
                 "stage_waiting_seconds",
                 "Thread-seconds the stage waited for input.",
                 Counter,
                 2,
-                SECONDS,
+                NS,
             ),
             stage_family(
                 "stage_blocked_seconds",
                 "Thread-seconds the stage was blocked on a full output queue (backpressure).",
                 Counter,
                 3,
-                SECONDS,
+                NS,
             ),
             stage_family(
                 "stage_items_in",
@@ -292,13 +293,13 @@ impl LiveRun {
                 "queue_send_blocked_seconds",
                 "Seconds senders spent blocked on the full channel.",
                 Counter,
-                &|s| s.send_blocked_ns as f64 * SECONDS,
+                &|s| s.send_blocked_ns as f64 * NS,
             ),
             queue_family(
                 "queue_recv_waited_seconds",
                 "Seconds receivers spent waiting on the empty channel.",
                 Counter,
-                &|s| s.recv_waited_ns as f64 * SECONDS,
+                &|s| s.recv_waited_ns as f64 * NS,
             ),
         ]);
         if let Some(rss) = talaria_stages::memory::statm_rss_bytes() {
@@ -369,10 +370,17 @@ impl Exporter {
                     .strip_prefix('[')
                     .and_then(|h| h.strip_suffix(']'))
                     .unwrap_or(&cfg.statsd_host);
-                let target = (host, cfg.statsd_port)
+                // IPv4 first: "localhost" often resolves to ::1 first, while StatsD daemons
+                // listen on 0.0.0.0 by default, and a datagram to a closed port is lost silently.
+                let addrs: Vec<SocketAddr> = (host, cfg.statsd_port)
                     .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut addrs| addrs.next())
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                let target = addrs
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or(addrs.first())
+                    .copied()
                     .ok_or_else(|| {
                         ReduceError::Usage(format!(
                             "monitoring.statsd_host '{}' does not resolve to an address; \

@@ -5,6 +5,7 @@
 use crate::channel::{Receiver, SendError, Sender};
 use crate::Weighted;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -18,6 +19,38 @@ pub struct StageCounters {
     pub busy_ns: AtomicU64,
     pub wait_ns: AtomicU64,
     pub blocked_ns: AtomicU64,
+    /// When the wait (or block) in progress began, in nanoseconds since [`epoch`] plus one;
+    /// 0 = none in progress. Lets a live view count a wait that has not ended yet.
+    wait_since: AtomicU64,
+    blocked_since: AtomicU64,
+}
+
+/// The process-wide origin of the `*_since` stamps.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn stamp(at: Instant) -> u64 {
+    at.saturating_duration_since(epoch()).as_nanos() as u64 + 1
+}
+
+/// `counter` plus the span in progress since `since`, as of `now`, read so that successive
+/// reads never go down: `since` is read before and after `counter` and the read is retried if a
+/// span ended in between (see [`Timer`]'s drop for the other half).
+fn with_in_flight(counter: &AtomicU64, since: &AtomicU64, now: u64) -> u64 {
+    loop {
+        let before = since.load(Ordering::SeqCst);
+        let total = counter.load(Ordering::SeqCst);
+        if since.load(Ordering::SeqCst) == before {
+            return total
+                + if before == 0 {
+                    0
+                } else {
+                    now.saturating_sub(before)
+                };
+        }
+    }
 }
 
 /// A point-in-time copy of [`StageCounters`], for summaries.
@@ -36,6 +69,8 @@ pub struct CountersSnapshot {
 #[must_use = "the time is counted when the timer is dropped"]
 pub struct Timer<'a> {
     counter: &'a AtomicU64,
+    /// The in-progress stamp this span sets, if live views can see it.
+    since: Option<&'a AtomicU64>,
     /// None when accounting is off (`TALARIA_ACCOUNTING=off`): no clock reads at all.
     started: Option<Instant>,
 }
@@ -43,8 +78,14 @@ pub struct Timer<'a> {
 impl Drop for Timer<'_> {
     fn drop(&mut self) {
         if let Some(started) = self.started {
+            // Clear the stamp first, then read the clock, then add: a live reader that saw the
+            // span in progress took its `now` before the stamp was cleared, so it counted no
+            // more than the elapsed time added here (`with_in_flight`).
+            if let Some(since) = self.since {
+                since.store(0, Ordering::SeqCst);
+            }
             let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.counter.fetch_add(ns, Ordering::Relaxed);
+            self.counter.fetch_add(ns, Ordering::SeqCst);
         }
     }
 }
@@ -57,7 +98,19 @@ impl StageCounters {
     pub fn time<'a>(&'a self, counter: &'a AtomicU64) -> Timer<'a> {
         Timer {
             counter,
+            since: None,
             started: crate::metrics::accounting_on().then(Instant::now),
+        }
+    }
+    fn time_visibly<'a>(&'a self, counter: &'a AtomicU64, since: &'a AtomicU64) -> Timer<'a> {
+        let started = crate::metrics::accounting_on().then(Instant::now);
+        if let Some(at) = started {
+            since.store(stamp(at), Ordering::SeqCst);
+        }
+        Timer {
+            counter,
+            since: Some(since),
+            started,
         }
     }
     /// Time working (not waiting): `let _busy = counters.busy();`.
@@ -66,11 +119,11 @@ impl StageCounters {
     }
     /// Time waiting for input.
     pub fn waiting(&self) -> Timer<'_> {
-        self.time(&self.wait_ns)
+        self.time_visibly(&self.wait_ns, &self.wait_since)
     }
     /// Time blocked on a full output (backpressure).
     pub fn blocked(&self) -> Timer<'_> {
-        self.time(&self.blocked_ns)
+        self.time_visibly(&self.blocked_ns, &self.blocked_since)
     }
     /// `rx.recv()`, timed as waiting for input and counted in `items_in` / `bytes_in`.
     pub fn recv<T: Weighted + Send>(&self, rx: &Receiver<T>) -> Option<T> {
@@ -102,6 +155,16 @@ impl StageCounters {
     pub fn count_out_n(&self, items: u64, bytes: usize) {
         Self::add(&self.items_out, items);
         Self::add(&self.bytes_out, bytes as u64);
+    }
+    /// [`StageCounters::snapshot`] for a live view: waiting and blocked time include a wait or
+    /// block still in progress at `now` (successive calls never go down).
+    pub fn snapshot_at(&self, now: Instant) -> CountersSnapshot {
+        let now = stamp(now);
+        CountersSnapshot {
+            wait_ns: with_in_flight(&self.wait_ns, &self.wait_since, now),
+            blocked_ns: with_in_flight(&self.blocked_ns, &self.blocked_since, now),
+            ..self.snapshot()
+        }
     }
     pub fn snapshot(&self) -> CountersSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -245,6 +308,18 @@ mod tests {
             (snap.items_out, snap.bytes_out, snap.items_in, snap.wait_ns),
             (3, 300, 0, 0)
         );
+        // A wait in progress shows in a live snapshot, and is counted once when it ends.
+        let waiting = counters.waiting();
+        let t0 = Instant::now();
+        let live = counters
+            .snapshot_at(t0 + std::time::Duration::from_secs(1))
+            .wait_ns;
+        assert!(live >= 999_000_000, "{live}");
+        assert_eq!(counters.snapshot().wait_ns, 0);
+        drop(waiting);
+        let ended = counters.snapshot().wait_ns;
+        assert!(ended > 0);
+        assert_eq!(counters.snapshot_at(Instant::now()).wait_ns, ended);
         let h = spawn("quick", || 5).unwrap();
         while !h.is_finished() {
             std::thread::yield_now();
