@@ -401,6 +401,15 @@ fn statsd_receives_the_totals() {
     assert!(last["talaria.stage_items_out.writer"] == records);
     assert!(last.contains_key("talaria.queue_capacity_bytes.blocks"));
     assert!(last.contains_key("talaria.stage_busy_seconds.aligner"));
+    // Seconds are seconds: no thread or channel can have been blocked for longer than the run
+    // times the threads that could block on it (a bound that a unit mix-up breaks by 1e9).
+    let elapsed = last["talaria.elapsed_seconds"];
+    assert!(elapsed > 0.0);
+    for (name, v) in &last {
+        if name.contains("_seconds.") {
+            assert!(*v <= elapsed * 64.0, "{name} = {v}, run {elapsed} s");
+        }
+    }
 }
 
 #[test]

@@ -293,13 +293,13 @@ impl LiveRun {
                 "queue_send_blocked_seconds",
                 "Seconds senders spent blocked on the full channel.",
                 Counter,
-                &|s| s.send_blocked_ns as f64 * NS,
+                &|s| s.send_blocked_ns as f64 / NS,
             ),
             queue_family(
                 "queue_recv_waited_seconds",
                 "Seconds receivers spent waiting on the empty channel.",
                 Counter,
-                &|s| s.recv_waited_ns as f64 * NS,
+                &|s| s.recv_waited_ns as f64 / NS,
             ),
         ]);
         if let Some(rss) = talaria_stages::memory::statm_rss_bytes() {
