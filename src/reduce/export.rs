@@ -177,8 +177,8 @@ impl LiveRun {
             "Input bytes of the records decided so far.",
             decided_bytes as f64,
         ));
-        if let Some(size) = Some(self.input_size.load(Ordering::Relaxed)).filter(|&s| s != u64::MAX)
-        {
+        let size = self.input_size.load(Ordering::Relaxed);
+        if size != u64::MAX {
             out.push(Family::gauge(
                 "input_size_bytes",
                 "Size of the input (uncompressed regular files only).",

@@ -76,7 +76,7 @@ pub struct Sample {
     /// Milliseconds since the registry was created.
     pub at_ms: u64,
     pub rss_bytes: Option<u64>,
-    /// Bytes queued per probe (same order as [`Registry::probes`]).
+    /// Bytes queued per probe (same order as [`Registry::channel_stats`]).
     pub queued: Vec<usize>,
 }
 
@@ -367,7 +367,7 @@ fn thread_id() -> i64 {
 }
 
 /// CPU time of the calling thread: the kernel's own per-thread accounting (the same source as
-/// utime+stime in /proc/self/task/<tid>/stat, but in nanoseconds instead of 10 ms ticks).
+/// utime+stime in `/proc/self/task/<tid>/stat`, but in nanoseconds instead of 10 ms ticks).
 pub fn thread_cpu_ns() -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -397,7 +397,7 @@ pub fn clock_ticks_per_second() -> u64 {
 }
 
 /// (tid, name, utime + stime in clock ticks) of every thread of this process, from
-/// /proc/self/task/<tid>/stat; empty where /proc is absent.
+/// `/proc/self/task/<tid>/stat`; empty where /proc is absent.
 pub fn task_cpu_ticks() -> Vec<(i64, String, u64)> {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
