@@ -120,6 +120,12 @@ pub struct AlignmentArgs {
     /// The sketch keeps 1 in N k-mers, 1-64 [alignment.sketch_size].
     #[arg(long, value_name = "N")]
     pub sketch_size: Option<usize>,
+    /// Filter candidates by the shared k-mers an alignment at the threshold must keep; false = any shared k-mer makes a candidate [alignment.use_approximation].
+    #[arg(long, value_name = "BOOL")]
+    pub use_approximation: Option<bool>,
+    /// Shared k-mers a candidate needs at least, on top of the computed bound; 0 = the bound alone [alignment.min_shared_kmers].
+    #[arg(long, value_name = "N")]
+    pub min_shared_kmers: Option<usize>,
 }
 
 /// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
@@ -237,6 +243,8 @@ impl TuningArgs {
             max_band_width: self.alignment.max_band_width,
             use_sketching: self.alignment.use_sketching,
             sketch_size: self.alignment.sketch_size,
+            use_approximation: self.alignment.use_approximation,
+            min_shared_kmers: self.alignment.min_shared_kmers,
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,

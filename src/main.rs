@@ -36,7 +36,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let job = args
                 .into_job()
                 .map_err(|e| (EXIT_USAGE, Some(e.to_string())))?;
-            let summary = reduce::run_monitored(&job, report.monitor).map_err(reduce_failure)?;
+            let summary =
+                reduce::run_monitored(&job, report.live_views()).map_err(reduce_failure)?;
             report
                 .emit(&summary, quiet)
                 .map_err(|e| (EXIT_IO, Some(e)))?;

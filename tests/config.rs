@@ -118,6 +118,8 @@ fn every_flag_overrides() {
         max_band_width: Some(64),
         use_sketching: Some(true),
         sketch_size: Some(16),
+        use_approximation: Some(false),
+        min_shared_kmers: Some(12),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
@@ -130,6 +132,8 @@ fn every_flag_overrides() {
     );
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
+    assert!(!c.alignment.use_approximation);
+    assert_eq!(c.alignment.min_shared_kmers, 12);
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 40);
     assert!(!c.alignment.adaptive_banding);
@@ -440,8 +444,14 @@ fn guide_examples() {
         file_err("[alignment]\nmin_band_width = 200\nmax_band_width = 100\n")
             .contains("min_band_width' (200) must not exceed alignment.max_band_width (100")
     );
-    assert!(file_err("[alignment]\nuse_approximation = true\n")
-        .contains("'alignment.use_approximation'"));
+    // The guide's approximation example is accepted as written (kmer_size = 21 is past what a
+    // protein k-mer packs into 64 bits; reduce refuses it when the alphabet is known).
+    let (_dir, path) = config_file(
+        "[alignment]\nuse_approximation = true\nkmer_size = 21\nmin_shared_kmers = 10\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert!(c.alignment.use_approximation);
+    assert_eq!((c.reduce.kmer_size, c.alignment.min_shared_kmers), (21, 10));
     // The guide's example sketch_size (1000) is past what the 1-in-N sketch can use.
     assert!(
         file_err("[alignment]\nuse_sketching = true\nsketch_size = 1000\n")
@@ -702,4 +712,99 @@ fn guide_monitoring_section() {
         err,
         "environment variable TALARIA_MONITORING_STATSD_PORT (monitoring.statsd_port) must be an integer from 1 to 65535, got \"x\""
     );
+}
+
+#[test]
+fn vendor_keys_are_accepted_shown_not_applicable_and_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[performance.intel]\nuse_mkl = true\nprefetch_hint = \"t0\"\nuse_tsx = true\n\
+         [performance.amd]\nuse_aocc = true\n[performance.arm]\nuse_neon = true\nuse_sve = false\n",
+    )
+    .unwrap();
+    let talaria = env!("CARGO_BIN_EXE_talaria");
+    let shown = std::process::Command::new(talaria)
+        .args(["config", "show", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("no {key} in\n{text}"))
+            .to_string()
+    };
+    for key in ["use_mkl", "use_tsx", "use_aocc", "use_neon", "use_sve"] {
+        assert!(line(key).contains("; not applicable: "), "{}", line(key));
+    }
+    assert!(line("use_mkl").contains("no dense linear algebra"));
+    let hint = line("prefetch_hint");
+    assert!(hint.starts_with("prefetch_hint = \"t0\""), "{hint}");
+    assert_eq!(
+        hint.contains("not applicable"),
+        std::env::consts::ARCH != "x86_64",
+        "{hint}"
+    );
+
+    // A run warns once per key that differs from its default (use_sve = false does not), and
+    // the prefetch hint changes no output.
+    let input = common_sample();
+    let run = |args: &[&str], out: &std::path::Path| {
+        std::process::Command::new(talaria)
+            .args(["reduce", "-i"])
+            .arg(&input)
+            .arg("-o")
+            .arg(out)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (with, plain) = (dir.path().join("with.fa"), dir.path().join("plain.fa"));
+    let out = run(&["--config", config.to_str().unwrap()], &with);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("talaria: warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 4, "{err}");
+    for key in [
+        "intel.use_mkl",
+        "intel.use_tsx",
+        "amd.use_aocc",
+        "arm.use_neon",
+    ] {
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.contains(&format!(
+                    "performance.{key} = true has no effect: not applicable: "
+                )))
+                .count(),
+            1,
+            "{key}: {err}"
+        );
+    }
+    assert!(run(&[], &plain).status.success());
+    assert_eq!(
+        std::fs::read(&with).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
+    // A bad hint names the key and the values it takes.
+    std::fs::write(&config, "[performance.intel]\nprefetch_hint = \"l1\"\n").unwrap();
+    let out = run(&["--config", config.to_str().unwrap()], &plain);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("performance.intel.prefetch_hint") && err.contains("\"nta\""),
+        "{err}"
+    );
+}
+
+fn common_sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.fasta")
 }

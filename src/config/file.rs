@@ -159,10 +159,11 @@ mod tests {
             "t.toml: 'reduce' must be a section ([reduce]), got 3"
         );
         assert_eq!(
-            error("[performance.intel]\nuse_tsx = true\n"),
-            "t.toml: key 'performance.intel.use_tsx' is part of talaria's documented configuration \
-             but is not implemented in this version: CPU-vendor-specific tuning is not implemented \
-             (see README, \"Configuration\")"
+            error("[performance.amd]\nccx_affinity = true\n"),
+            "t.toml: key 'performance.amd.ccx_affinity' is part of talaria's documented configuration \
+             but is not implemented in this version: per-CCX work queues are not implemented \
+             (aligners share one queue); --pin-threads with --affinity compact keeps workers within \
+             one L3 domain at a time (see README, \"Configuration\")"
         );
         assert_eq!(
             error("[regression]\nthreshold = 5\n"),

@@ -3,7 +3,9 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::{AlphabetChoice, IoEngine, MetricsExport, ProcessingOrder, ThreadAffinity};
+use super::{
+    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
+};
 use std::net::IpAddr;
 
 /// Prefix of every environment variable that configures talaria.
@@ -20,9 +22,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("alignment.use_approximation", "candidates always come from k-mers and every assignment is verified by a full alignment"),
-    ("alignment.kmer_size", "the candidate k-mer length is reduce.kmer_size"),
-    ("alignment.min_shared_kmers", "not tunable yet; reduce.max_candidates bounds the candidates aligned per record"),
     ("performance.use_simd", SIMD),
     ("performance.simd_alignment", SIMD),
     ("performance.auto_detect_simd", SIMD),
@@ -38,14 +37,8 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.io_threads", IO),
     ("performance.use_page_locking", LOCK),
     ("performance.locked_memory_gb", LOCK),
-    ("performance.intel.use_mkl", VENDOR),
-    ("performance.intel.prefetch_hint", VENDOR),
-    ("performance.intel.use_tsx", VENDOR),
-    ("performance.amd.use_aocc", VENDOR),
     ("performance.amd.infinity_fabric_aware", VENDOR),
     ("performance.amd.ccx_affinity", VENDOR),
-    ("performance.arm.use_neon", VENDOR),
-    ("performance.arm.use_sve", VENDOR),
     ("performance.numa.numa_aware", NUMA),
     ("performance.numa.numa_nodes", NUMA),
     ("performance.numa.interleave_memory", NUMA),
@@ -94,7 +87,7 @@ const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const LOCK: &str = "page locking is not implemented";
-const VENDOR: &str = "CPU-vendor-specific tuning is not implemented";
+const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
 const ALLOC: &str = "the memory allocator is chosen at build time";
@@ -117,6 +110,8 @@ pub(crate) enum Field {
     MaxBandWidth,
     UseSketching,
     SketchSize,
+    UseApproximation,
+    MinSharedKmers,
     Threads,
     MemoryLimit,
     ChunkSize,
@@ -131,6 +126,12 @@ pub(crate) enum Field {
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
+    UseNeon,
+    UseSve,
+    PrefetchHint,
+    UseMkl,
+    UseTsx,
+    UseAocc,
     CollectMetrics,
     MetricsInterval,
     MetricsExport,
@@ -141,7 +142,7 @@ pub(crate) enum Field {
     StatsdPort,
 }
 
-pub(crate) const FIELD_COUNT: usize = 35;
+pub(crate) const FIELD_COUNT: usize = 43;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -174,6 +175,8 @@ pub(crate) enum Kind {
     IoEngine,
     /// "auto", "input" or "longest-first".
     Order,
+    /// "none", "t0", "t1", "t2" or "nta".
+    Prefetch,
     /// "none", "prometheus" or "statsd".
     Export,
     /// An IPv4 or IPv6 address such as "127.0.0.1" or "::".
@@ -194,6 +197,7 @@ pub(crate) enum Value {
     Affinity(ThreadAffinity),
     IoEngine(IoEngine),
     Order(ProcessingOrder),
+    Prefetch(PrefetchHint),
     Export(MetricsExport),
     Ip(IpAddr),
     Text(String),
@@ -234,6 +238,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // search stops finding its family.
     KeySpec { name: "alignment.use_sketching", field: Field::UseSketching, kind: Kind::Bool, flag: Some("--use-sketching") },
     KeySpec { name: "alignment.sketch_size", field: Field::SketchSize, kind: Kind::Integer { min: 1, max: 64, auto: false }, flag: Some("--sketch-size") },
+    // The k-mer candidate filter (README, "How it decides"): off = any shared k-mer makes a
+    // candidate; min_shared_kmers raises the computed bound (0 = the bound alone).
+    KeySpec { name: "alignment.use_approximation", field: Field::UseApproximation, kind: Kind::Bool, flag: Some("--use-approximation") },
+    KeySpec { name: "alignment.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: None },
+    KeySpec { name: "alignment.min_shared_kmers", field: Field::MinSharedKmers, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--min-shared-kmers") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
@@ -251,6 +260,15 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
+    // Vendor sections (README, "Hardware and I/O"): prefetch_hint is real; the others are
+    // accepted, shown as not applicable with the reason (`not_applicable`), and a run that sets
+    // one warns once.
+    KeySpec { name: "performance.arm.use_neon", field: Field::UseNeon, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.arm.use_sve", field: Field::UseSve, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.intel.prefetch_hint", field: Field::PrefetchHint, kind: Kind::Prefetch, flag: None },
+    KeySpec { name: "performance.intel.use_mkl", field: Field::UseMkl, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.intel.use_tsx", field: Field::UseTsx, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.amd.use_aocc", field: Field::UseAocc, kind: Kind::Bool, flag: None },
     // Metrics export while a job runs (README, "Profiling and monitoring"). The interval is the
     // StatsD send period: 10 ms is already 100 datagrams a second; an hour is the longest.
     KeySpec { name: "monitoring.collect_metrics", field: Field::CollectMetrics, kind: Kind::Bool, flag: None },
@@ -272,6 +290,28 @@ pub(crate) fn canonical(field: Field) -> &'static KeySpec {
     KEYS.iter()
         .find(|k| k.field == field)
         .expect("every field has a key")
+}
+
+/// Why an accepted key can have no effect in this build, or `None` when it does what it says.
+pub fn not_applicable(name: &str) -> Option<String> {
+    let arch = std::env::consts::ARCH;
+    Some(match name {
+        "performance.intel.use_mkl" => {
+            "talaria does no dense linear algebra, so there is nothing for MKL to speed up".into()
+        }
+        "performance.intel.use_tsx" => "talaria's shared index is read under a reader-writer lock that workers hardly contend for, and TSX is disabled by microcode on most Intel CPUs since 2021".into(),
+        "performance.amd.use_aocc" => "the compiler is chosen when talaria is built (rustc/LLVM), not when it runs".into(),
+        "performance.arm.use_neon" | "performance.arm.use_sve" if arch != "aarch64" => {
+            format!("NEON and SVE are ARM instructions and this build is for {arch}")
+        }
+        "performance.arm.use_neon" | "performance.arm.use_sve" => {
+            "talaria has no NEON or SVE alignment kernel yet; the scalar kernel runs".into()
+        }
+        "performance.intel.prefetch_hint" if arch != "x86_64" => {
+            format!("prefetch hints t0/t1/t2/nta are x86 instructions and this build is for {arch}")
+        }
+        _ => return None,
+    })
 }
 
 pub(crate) fn refused(name: &str) -> Option<&'static str> {
@@ -379,6 +419,7 @@ impl Kind {
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
+            Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
             Kind::UrlPath => format!(
@@ -406,6 +447,7 @@ impl Kind {
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
+            (Kind::Prefetch, Value::Prefetch(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
             (Kind::UrlPath, Value::Text(t)) => url_path(t),
@@ -431,6 +473,7 @@ impl Kind {
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
+            (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
             (Kind::UrlPath | Kind::Host, T::String(s)) => Value::Text(s.clone()),
@@ -452,6 +495,7 @@ impl Kind {
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
+            Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),
             Kind::UrlPath | Kind::Host => Value::Text(text.to_string()),

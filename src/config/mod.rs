@@ -17,7 +17,9 @@ use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-pub use keys::{env_var_name, ENV_PREFIX, MIN_MEMORY_LIMIT, NOT_IMPLEMENTED, OTHER_ENV_VARS};
+pub use keys::{
+    env_var_name, not_applicable, ENV_PREFIX, MIN_MEMORY_LIMIT, NOT_IMPLEMENTED, OTHER_ENV_VARS,
+};
 use keys::{Field, KeySpec, Value, FIELD_COUNT};
 pub use size::format_size;
 
@@ -69,11 +71,66 @@ pub struct NumaConfig {
     pub thread_affinity: ThreadAffinity,
 }
 
-/// `[performance.arm]` (applies to any CPU reporting several kinds, Intel hybrid included).
+/// `[performance.arm]` (big_little_aware applies to any CPU reporting several kinds, Intel
+/// hybrid included). `use_neon` / `use_sve` are accepted and reported not applicable
+/// (`keys::not_applicable`): talaria has no NEON or SVE kernel.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ArmConfig {
     /// Pinned aligners take performance cores before efficiency cores.
     pub big_little_aware: bool,
+    pub use_neon: bool,
+    pub use_sve: bool,
+}
+
+/// `[performance.intel]`: `prefetch_hint` is real (the index lookup's prefetch instruction);
+/// `use_mkl` and `use_tsx` are accepted and reported not applicable.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntelConfig {
+    pub prefetch_hint: PrefetchHint,
+    pub use_mkl: bool,
+    pub use_tsx: bool,
+}
+
+/// `[performance.amd]`: `use_aocc` is accepted and reported not applicable.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AmdConfig {
+    pub use_aocc: bool,
+}
+
+/// `[performance.intel] prefetch_hint`: the prefetch instruction the k-mer index walk issues
+/// for the postings it will read next (`none`: no prefetch instruction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrefetchHint {
+    None,
+    T0,
+    T1,
+    T2,
+    Nta,
+}
+
+impl PrefetchHint {
+    pub const ALL: [PrefetchHint; 5] = [
+        PrefetchHint::None,
+        PrefetchHint::T0,
+        PrefetchHint::T1,
+        PrefetchHint::T2,
+        PrefetchHint::Nta,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefetchHint::None => "none",
+            PrefetchHint::T0 => "t0",
+            PrefetchHint::T1 => "t1",
+            PrefetchHint::T2 => "t2",
+            PrefetchHint::Nta => "nta",
+        }
+    }
+    pub fn parse(text: &str) -> Option<PrefetchHint> {
+        PrefetchHint::ALL
+            .into_iter()
+            .find(|h| h.name().eq_ignore_ascii_case(text.trim()))
+    }
 }
 
 /// `[performance] io_engine`: which reader engine reads the input (README, "Hardware and I/O").
@@ -218,6 +275,11 @@ pub struct AlignmentConfig {
     pub use_sketching: bool,
     /// The sketch keeps 1 in `sketch_size` k-mers, chosen by hash.
     pub sketch_size: usize,
+    /// Candidates must share the k-mers an alignment at the threshold must keep (the
+    /// short-word bound); false = any shared k-mer makes a candidate.
+    pub use_approximation: bool,
+    /// Shared k-mers a candidate needs at least, on top of the bound; 0 = the bound alone.
+    pub min_shared_kmers: usize,
 }
 
 /// `[performance]`
@@ -233,6 +295,8 @@ pub struct PerformanceConfig {
     pub block_size: usize,
     pub numa: NumaConfig,
     pub arm: ArmConfig,
+    pub intel: IntelConfig,
+    pub amd: AmdConfig,
     /// Reader engine.
     pub io_engine: IoEngine,
     /// `auto` may memory-map regular uncompressed files...
@@ -283,6 +347,8 @@ impl Default for Config {
                 // faster on 20k UniProt for 16 more representatives (README, "How it decides").
                 use_sketching: false,
                 sketch_size: 8,
+                use_approximation: true,
+                min_shared_kmers: 0,
             },
             performance: PerformanceConfig {
                 threads: 0,
@@ -297,7 +363,17 @@ impl Default for Config {
                 },
                 arm: ArmConfig {
                     big_little_aware: true,
+                    use_neon: false,
+                    use_sve: false,
                 },
+                // No prefetch instruction by default: t0/t1/t2/nta measured no faster on 20k
+                // UniProt (README, "Hardware and I/O").
+                intel: IntelConfig {
+                    prefetch_hint: PrefetchHint::None,
+                    use_mkl: false,
+                    use_tsx: false,
+                },
+                amd: AmdConfig { use_aocc: false },
                 io_engine: IoEngine::Auto,
                 use_memory_mapping: true,
                 mmap_threshold_mb: 64,
@@ -338,6 +414,8 @@ pub struct Overrides {
     pub max_band_width: Option<usize>,
     pub use_sketching: Option<bool>,
     pub sketch_size: Option<usize>,
+    pub use_approximation: Option<bool>,
+    pub min_shared_kmers: Option<usize>,
     pub threads: Option<usize>,
     pub memory_limit: Option<u64>,
     pub chunk_size: Option<usize>,
@@ -406,6 +484,22 @@ impl Config {
         .validate()
     }
 
+    /// Settings that can have no effect in this build (`keys::not_applicable`) and differ from
+    /// their default: (`key = value`, reason), one per key, for the run's warnings.
+    pub fn not_applicable_settings(&self) -> Vec<(String, String)> {
+        let defaults = Config::default();
+        keys::KEYS
+            .iter()
+            .filter(|spec| keys::canonical(spec.field).name == spec.name)
+            .filter(|spec| self.get(spec.field) != defaults.get(spec.field))
+            .filter_map(|spec| {
+                let why = keys::not_applicable(spec.name)?;
+                let value = show::toml_value(spec, &self.get(spec.field));
+                Some((format!("{} = {value}", spec.name), why))
+            })
+            .collect()
+    }
+
     fn get(&self, field: Field) -> Value {
         let (r, a, p, m) = (
             &self.reduce,
@@ -427,6 +521,8 @@ impl Config {
             Field::MaxBandWidth => Value::Count(a.max_band_width as u64),
             Field::UseSketching => Value::Bool(a.use_sketching),
             Field::SketchSize => Value::Count(a.sketch_size as u64),
+            Field::UseApproximation => Value::Bool(a.use_approximation),
+            Field::MinSharedKmers => Value::Count(a.min_shared_kmers as u64),
             Field::Threads => Value::Count(p.threads as u64),
             Field::MemoryLimit => Value::Count(p.memory_limit),
             Field::ChunkSize => Value::Count(p.chunk_size as u64),
@@ -434,6 +530,12 @@ impl Config {
             Field::PinThreads => Value::Bool(p.numa.pin_threads),
             Field::ThreadAffinity => Value::Affinity(p.numa.thread_affinity),
             Field::BigLittleAware => Value::Bool(p.arm.big_little_aware),
+            Field::UseNeon => Value::Bool(p.arm.use_neon),
+            Field::UseSve => Value::Bool(p.arm.use_sve),
+            Field::PrefetchHint => Value::Prefetch(p.intel.prefetch_hint),
+            Field::UseMkl => Value::Bool(p.intel.use_mkl),
+            Field::UseTsx => Value::Bool(p.intel.use_tsx),
+            Field::UseAocc => Value::Bool(p.amd.use_aocc),
             Field::IoEngine => Value::IoEngine(p.io_engine),
             Field::UseMemoryMapping => Value::Bool(p.use_memory_mapping),
             Field::MmapThresholdMb => Value::Count(p.mmap_threshold_mb),
@@ -479,6 +581,8 @@ impl Config {
             (Field::MaxBandWidth, v) => a.max_band_width = count(v) as usize,
             (Field::UseSketching, Value::Bool(b)) => a.use_sketching = b,
             (Field::SketchSize, v) => a.sketch_size = count(v) as usize,
+            (Field::UseApproximation, Value::Bool(b)) => a.use_approximation = b,
+            (Field::MinSharedKmers, v) => a.min_shared_kmers = count(v) as usize,
             (Field::Threads, v) => p.threads = count(v) as usize,
             (Field::MemoryLimit, v) => p.memory_limit = count(v),
             (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
@@ -486,6 +590,12 @@ impl Config {
             (Field::PinThreads, Value::Bool(b)) => p.numa.pin_threads = b,
             (Field::ThreadAffinity, Value::Affinity(a)) => p.numa.thread_affinity = a,
             (Field::BigLittleAware, Value::Bool(b)) => p.arm.big_little_aware = b,
+            (Field::UseNeon, Value::Bool(b)) => p.arm.use_neon = b,
+            (Field::UseSve, Value::Bool(b)) => p.arm.use_sve = b,
+            (Field::PrefetchHint, Value::Prefetch(h)) => p.intel.prefetch_hint = h,
+            (Field::UseMkl, Value::Bool(b)) => p.intel.use_mkl = b,
+            (Field::UseTsx, Value::Bool(b)) => p.intel.use_tsx = b,
+            (Field::UseAocc, Value::Bool(b)) => p.amd.use_aocc = b,
             (Field::IoEngine, Value::IoEngine(e)) => p.io_engine = e,
             (Field::UseMemoryMapping, Value::Bool(b)) => p.use_memory_mapping = b,
             (Field::MmapThresholdMb, v) => p.mmap_threshold_mb = count(v),
@@ -521,6 +631,8 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::MaxBandWidth,
     Field::UseSketching,
     Field::SketchSize,
+    Field::UseApproximation,
+    Field::MinSharedKmers,
     Field::Threads,
     Field::MemoryLimit,
     Field::ChunkSize,
@@ -535,6 +647,12 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::PinThreads,
     Field::ThreadAffinity,
     Field::BigLittleAware,
+    Field::UseNeon,
+    Field::UseSve,
+    Field::PrefetchHint,
+    Field::UseMkl,
+    Field::UseTsx,
+    Field::UseAocc,
     Field::CollectMetrics,
     Field::MetricsInterval,
     Field::MetricsExport,
@@ -633,6 +751,11 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ("alignment.max_band_width", count(o.max_band_width)),
         ("alignment.use_sketching", o.use_sketching.map(Value::Bool)),
         ("alignment.sketch_size", count(o.sketch_size)),
+        (
+            "alignment.use_approximation",
+            o.use_approximation.map(Value::Bool),
+        ),
+        ("alignment.min_shared_kmers", count(o.min_shared_kmers)),
         ("performance.threads", count(o.threads)),
         ("performance.memory_limit", o.memory_limit.map(Value::Count)),
         ("performance.chunk_size", count(o.chunk_size)),

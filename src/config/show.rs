@@ -32,6 +32,9 @@ pub(crate) fn render(resolved: &Resolved) -> String {
             let alias = origin.key.rsplit('.').next().unwrap_or(origin.key);
             comment.push_str(&format!(" (as {alias})"));
         }
+        if let Some(why) = keys::not_applicable(spec.name) {
+            comment.push_str(&format!("; not applicable: {why}"));
+        }
         let value = toml_value(spec, &resolved.config.get(spec.field));
         lines.push((format!("{key} = {value}"), comment));
     }
@@ -82,6 +85,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         (_, Value::Ip(ip)) => format!("\"{ip}\""),
         // Paths and hosts are printable ASCII without quotes or backslashes (see keys.rs).
         (_, Value::Text(t)) => format!("\"{t}\""),
+        (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",
             match a {

@@ -28,6 +28,10 @@ pub struct Params {
     pub band: BandPolicy,
     /// Which k-mers index and query (all of them unless `use_sketching`).
     pub sketch: Sketch,
+    /// The short-word bound filters candidates (`alignment.use_approximation`).
+    pub kmer_filter: bool,
+    /// Candidates share at least this many k-mers (`alignment.min_shared_kmers`; 0 = no floor).
+    pub min_shared: u32,
 }
 
 /// What the prefetcher computes per record (needs no shared state).
@@ -290,15 +294,18 @@ impl Decider {
                     break;
                 }
                 let (len, distinct) = guard.meta(ordinal);
-                if shared
-                    < required_shared(
+                let bound = if self.params.kmer_filter {
+                    required_shared(
                         k,
                         self.params.threshold,
                         member,
                         (len as usize, distinct),
                         self.params.sketch.scale(),
                     )
-                {
+                } else {
+                    1
+                };
+                if shared < bound.max(self.params.min_shared) {
                     continue;
                 }
                 if let Some(rep) = guard.get(ordinal) {

@@ -140,10 +140,7 @@ impl LiveRun {
         let (mut read_bytes, mut decided_bytes) = (0u64, 0u64);
         // Per stage: threads, busy/waiting/blocked seconds, items and bytes in and out.
         let mut stages: Vec<(String, [u64; 8])> = Vec::new();
-        for t in self.registry.live_threads() {
-            if t.name == "main" {
-                continue; // the thread that installed the registry, not a stage
-            }
+        for t in self.registry.stage_threads() {
             let stage = stage_of(&t.name).to_string();
             let c = t.counters.snapshot_at(now);
             match stage.as_str() {

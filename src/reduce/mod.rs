@@ -9,6 +9,7 @@
 
 pub mod banding;
 pub mod clstr;
+pub mod debug_threads;
 pub mod decide;
 pub mod emit;
 pub mod export;
@@ -19,10 +20,11 @@ pub mod monitor;
 pub mod pipeline;
 pub mod placement;
 pub mod profile;
+mod profile_html;
 mod profile_text;
 pub mod report;
 pub mod summary;
 pub mod writer;
 
-pub use pipeline::{run, run_monitored, ReduceError, ReduceJob};
+pub use pipeline::{run, run_monitored, LiveViews, ReduceError, ReduceJob};
 pub use summary::Summary;

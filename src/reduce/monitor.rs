@@ -78,6 +78,15 @@ impl Monitor {
         let _ = err.flush();
     }
 
+    /// Clear the terminal line, if one is drawn, so other lines can be printed (it is redrawn
+    /// at the next period).
+    pub fn clear_line(&mut self) {
+        if self.tty && self.drawn {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+
     /// Whether a line is printed at `now`: the first tick, the last one (a log's closing line),
     /// and then once per period (500 ms on a terminal, 5 s in a log).
     fn due(&self, now: Instant, last: bool) -> bool {

@@ -120,16 +120,32 @@ impl Weighted for SketchedChunk {
 
 /// Run `reduce` end to end. Outputs are committed only if every stage succeeded.
 pub fn run(job: &ReduceJob) -> Result<Summary, ReduceError> {
-    run_monitored(job, false)
+    run_monitored(job, LiveViews::default())
 }
 
-/// [`run`], with the live `--monitor` view on stderr when `monitor` is set.
-pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceError> {
+/// What `reduce` prints on stderr while it runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LiveViews {
+    /// `--monitor`: progress, rates, queues, memory.
+    pub monitor: bool,
+    /// `--debug-threads`: each stage thread's id and CPUs, its CPU use every second, a table at
+    /// the end.
+    pub debug_threads: bool,
+}
+
+/// [`run`], with the live views asked for on stderr.
+pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, ReduceError> {
     let started = Instant::now();
-    if monitor && !metrics::accounting_on() {
-        return Err(ReduceError::Usage(
-            "--monitor reads the stage accounting, which TALARIA_ACCOUNTING=off turns off".into(),
-        ));
+    let monitor = views.monitor;
+    for (on, flag) in [
+        (monitor, "--monitor"),
+        (views.debug_threads, "--debug-threads"),
+    ] {
+        if on && !metrics::accounting_on() {
+            return Err(ReduceError::Usage(format!(
+                "{flag} reads the stage accounting, which TALARIA_ACCOUNTING=off turns off"
+            )));
+        }
     }
     let cfg = &job.config;
     if cfg.monitoring.metrics_export != MetricsExport::None && !metrics::accounting_on() {
@@ -141,6 +157,10 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
+    // Keys accepted from the guide that cannot act in this build: said once each, then on.
+    for (setting, why) in cfg.not_applicable_settings() {
+        eprintln!("talaria: warning: {setting} has no effect: not applicable: {why}");
+    }
     // The export starts first: a port in use fails before any input is read or output opened.
     let live = Arc::new(LiveRun::new(
         Arc::clone(&registry),
@@ -230,6 +250,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         } else {
             Sketch::all()
         },
+        kmer_filter: cfg.alignment.use_approximation,
+        min_shared: cfg.alignment.min_shared_kmers.min(u32::MAX as usize) as u32,
     };
     let sketch = params.sketch;
 
@@ -262,7 +284,9 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         },
     };
 
-    let index = Arc::new(RwLock::new(RepIndex::new(coder, budgets.index)));
+    let mut index = RepIndex::new(coder, budgets.index);
+    index.set_prefetch(cfg.performance.intel.prefetch_hint);
+    let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {
         // The scan and the write pass read the file in order with the configured engine; the
         // deciding pass in between reads records out of order from a read-only mapping.
@@ -481,7 +505,20 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
             std::io::stderr().is_terminal(),
         )
     });
+    let mut debug_threads = views
+        .debug_threads
+        .then(crate::reduce::debug_threads::ThreadDebug::default);
     let mut sampler = Sampler::start(&registry, SAMPLE_INTERVAL, move |r, last| {
+        if let Some(d) = debug_threads.as_mut() {
+            let lines = d.tick(r, last);
+            if !lines.is_empty() {
+                if let Some(m) = monitor.as_mut() {
+                    m.clear_line();
+                }
+                let mut err = std::io::stderr().lock();
+                let _ = std::io::Write::write_all(&mut err, lines.as_bytes());
+            }
+        }
         if let Some(m) = monitor.as_mut() {
             m.tick(r, last);
         }
@@ -506,7 +543,8 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         }
     }
     let writer_result = writer.join();
-    sampler.stop();
+    // The sampler goes on through the longest-first write pass (its thread is a stage too);
+    // on an early return, dropping it stops it.
     read_result??;
     chunk_result?.map_err(|error| ReduceError::Fasta {
         path: input_name.clone(),
@@ -556,10 +594,14 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         }
     };
 
+    sampler.stop();
     // Every stage succeeded: now, and only now, the outputs get their final names.
     let mut written = Vec::new();
     for sink in sinks {
         written.push(sink.commit()?);
+    }
+    if views.debug_threads {
+        eprint!("{}", crate::reduce::debug_threads::final_table(&registry));
     }
     let index = index.read();
     let seconds = started.elapsed().as_secs_f64();
@@ -625,6 +667,7 @@ pub fn run_monitored(job: &ReduceJob, monitor: bool) -> Result<Summary, ReduceEr
         index_not_indexed: index.stats.not_indexed,
         too_large: stats.too_large,
         band: params.band.describe(),
+        candidates: describe_candidates(&params),
         widened: stats.widened,
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
@@ -646,6 +689,23 @@ fn publish_writer(progress: &Progress, writer: &Writer, before: (u64, u64)) {
         &progress.alignments_passed,
         stats.alignments_passed - before.1,
     );
+}
+
+/// The summary's `candidates:` text.
+fn describe_candidates(params: &Params) -> String {
+    let filter = if params.kmer_filter {
+        "sharing the k-mers an alignment at the threshold keeps (short-word bound)"
+    } else {
+        "sharing any k-mer (use_approximation off)"
+    };
+    let floor = match params.min_shared {
+        0 | 1 => String::new(),
+        n => format!(", and at least {n}"),
+    };
+    format!(
+        "indexed representatives {filter}{floor}, first {} in input order",
+        params.max_candidates
+    )
 }
 
 /// Length unit of the `.clstr` listing.

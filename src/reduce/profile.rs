@@ -224,6 +224,22 @@ pub struct SeriesProfile {
     pub rss_bytes: Vec<Option<u64>>,
     /// Bytes queued per channel, one value per sample.
     pub queued: Vec<(String, Vec<usize>)>,
+    /// Per stage, one value per sample: what its threads did between the previous sample (the
+    /// start of the run, for the first) and this one.
+    pub stages: Vec<StageSeries>,
+}
+
+/// One stage over time. Each value is a percentage of the interval since the previous sample
+/// times the stage's threads (as in [`StageProfile`]): busy + waiting + blocked + not running
+/// (not started yet, or ended) = 100. `cpu_pct` is CPU time over the same denominator.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StageSeries {
+    pub name: String,
+    pub threads: usize,
+    pub busy_pct: Vec<f64>,
+    pub waiting_pct: Vec<f64>,
+    pub blocked_pct: Vec<f64>,
+    pub cpu_pct: Vec<Option<f64>>,
 }
 
 /// The stage a thread belongs to: its name without a trailing `-<number>`.
@@ -353,6 +369,7 @@ impl RunProfile {
                         (name, fill)
                     })
                     .collect(),
+                stages: stage_series(&registry.stage_threads(), &series.samples),
             },
         };
         profile.kpis = kpis(&profile);
@@ -390,6 +407,65 @@ fn stage_profiles(threads: &[ThreadReport], run_ns: u64) -> Vec<StageProfile> {
                 bytes_in: sum(&|t| t.counters.bytes_in),
                 bytes_out: sum(&|t| t.counters.bytes_out),
             }
+        })
+        .collect()
+}
+
+/// Per-interval stage figures from the samples' cumulative per-thread figures. Thinning the
+/// series only widens intervals: the values are cumulative, so nothing is lost or counted twice.
+fn stage_series(threads: &[metrics::LiveThread], samples: &[metrics::Sample]) -> Vec<StageSeries> {
+    let mut names: Vec<&str> = threads.iter().map(|t| stage_of(&t.name)).collect();
+    names.sort_by_key(|s| (stage_rank(s), s.to_string()));
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let members: Vec<usize> = (0..threads.len())
+                .filter(|&j| stage_of(&threads[j].name) == name)
+                .collect();
+            let mut out = StageSeries {
+                name: name.to_string(),
+                threads: members.len(),
+                ..Default::default()
+            };
+            let zero = metrics::ThreadSample::default();
+            let mut prev_ms = 0u64;
+            let mut prev: Vec<metrics::ThreadSample> = vec![zero; members.len()];
+            for sample in samples {
+                let span = sample.at_ms.saturating_sub(prev_ms) as f64 * 1e6 * members.len() as f64;
+                let (mut alive, mut wait, mut blocked, mut cpu) = (0u64, 0u64, 0u64, Some(0u64));
+                for (k, &j) in members.iter().enumerate() {
+                    let now = sample.threads.get(j).copied().unwrap_or(prev[k]);
+                    let before = prev[k];
+                    let d_alive = now.alive_ns.saturating_sub(before.alive_ns);
+                    let d_wait = now.wait_ns.saturating_sub(before.wait_ns).min(d_alive);
+                    let d_blocked = now
+                        .blocked_ns
+                        .saturating_sub(before.blocked_ns)
+                        .min(d_alive - d_wait);
+                    alive += d_alive;
+                    wait += d_wait;
+                    blocked += d_blocked;
+                    cpu = match (cpu, now.cpu_ns, before.cpu_ns) {
+                        (Some(c), Some(n), Some(b)) => Some(c + n.saturating_sub(b)),
+                        // Not started at the previous sample: counted from zero.
+                        (Some(c), Some(n), None) if before == zero => Some(c + n),
+                        _ => None,
+                    };
+                    // Keep the last known CPU time across a failed read.
+                    prev[k] = metrics::ThreadSample {
+                        cpu_ns: now.cpu_ns.or(before.cpu_ns),
+                        ..now
+                    };
+                }
+                prev_ms = sample.at_ms;
+                out.busy_pct
+                    .push(pct(alive.saturating_sub(wait + blocked) as f64, span));
+                out.waiting_pct.push(pct(wait as f64, span));
+                out.blocked_pct.push(pct(blocked as f64, span));
+                out.cpu_pct.push(cpu.map(|c| pct(c as f64, span)));
+            }
+            out
         })
         .collect()
 }

@@ -4,7 +4,8 @@
 //!
 //! `--json` alone (or `--json -`) prints the JSON document on stderr INSTEAD of the text (summary and tables),
 //! so stderr is one parseable document; `--json FILE` writes it to FILE and leaves stderr as
-//! it would be without `--json`. `--quiet` silences the summary only, never a table or a JSON
+//! it would be without `--json`. `--profile-output FILE` writes the profile as one
+//! self-contained HTML page (see `profile_html.rs`), under a temporary name renamed when complete. `--quiet` silences the summary only, never a table or a JSON
 //! document that was asked for.
 
 use crate::reduce::Summary;
@@ -31,6 +32,14 @@ pub struct ReportFlags {
     /// (a live line on a terminal, a log line every 5 s otherwise).
     #[arg(long)]
     pub monitor: bool,
+    /// At the end, write the profile with its charts (stage utilization, queue fill and memory
+    /// over time, latencies, alignment) as one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    pub profile_output: Option<PathBuf>,
+    /// While running, print each stage thread's name, thread id and allowed CPUs, its CPU use
+    /// about once a second, and a per-thread table at the end (stderr, `talaria threads:`).
+    #[arg(long)]
+    pub debug_threads: bool,
 }
 
 /// Version of the JSON document's layout; bumped when a field changes meaning or goes away.
@@ -78,22 +87,53 @@ impl ReportFlags {
         out
     }
 
+    /// What the run prints while it goes.
+    pub fn live_views(&self) -> crate::reduce::LiveViews {
+        crate::reduce::LiveViews {
+            monitor: self.monitor,
+            debug_threads: self.debug_threads,
+        }
+    }
+
     fn json_on_stderr(&self) -> bool {
         self.json.as_ref().is_some_and(|p| p.as_os_str() == "-")
     }
 
-    /// Print the text and the JSON document where asked. Errors name the JSON file.
+    /// Print the text, the JSON document and the HTML page where asked. Errors name the file.
     pub fn emit(&self, summary: &Summary, quiet: bool) -> Result<(), String> {
         eprint!("{}", self.text(summary, quiet));
-        let Some(path) = &self.json else {
-            return Ok(());
-        };
-        let text = serde_json::to_string_pretty(&self.json_document(summary))
-            .map_err(|e| format!("--json: {e}"))?;
-        if self.json_on_stderr() {
-            eprintln!("{text}");
-            return Ok(());
+        if let Some(path) = &self.json {
+            let text = serde_json::to_string_pretty(&self.json_document(summary))
+                .map_err(|e| format!("--json: {e}"))?;
+            if self.json_on_stderr() {
+                eprintln!("{text}");
+            } else {
+                std::fs::write(path, text + "\n")
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
         }
-        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+        if let Some(path) = &self.profile_output {
+            let page = crate::reduce::profile_html::page(summary);
+            write_complete(path, page.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
     }
+}
+
+/// Write `bytes` to a temporary file beside `path`, then rename it to `path`: a failed write
+/// leaves no file that looks finished.
+fn write_complete(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

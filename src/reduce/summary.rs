@@ -40,6 +40,8 @@ pub struct Summary {
     pub too_large: u64,
     /// How alignments are banded (`BandPolicy::describe`).
     pub band: String,
+    /// Which representatives become candidates (`alignment.use_approximation`, `min_shared_kmers`).
+    pub candidates: String,
     pub widened: u64,
     /// Candidates skipped without aligning: LCS below the threshold.
     pub ruled_out_by_lcs: u64,
@@ -122,7 +124,8 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  alignments: {} run, {} passed, {} candidates ruled out by LCS; writer re-checks {} ({} joined), redone after eviction {}",
+            "  candidates: {}\n  alignments: {} run, {} passed, {} candidates ruled out by LCS; writer re-checks {} ({} joined), redone after eviction {}",
+            self.candidates,
             self.alignments,
             self.alignments_passed,
             self.ruled_out_by_lcs,

@@ -13,7 +13,6 @@ use crate::stage::{CountersSnapshot, StageCounters};
 use hdrhistogram::Histogram;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -34,6 +33,17 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_NS, HIST_SIGFIG).expect("constant bounds are valid")
 }
 
+/// The instant every accounting timestamp is measured from (fixed at first use).
+pub fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// `t` as nanoseconds since [`epoch`] (0 for instants before it).
+pub fn since_epoch_ns(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// What one stage thread did, reported when it ended.
 #[derive(Debug, Clone)]
 pub struct ThreadReport {
@@ -46,6 +56,71 @@ pub struct ThreadReport {
     pub counters: CountersSnapshot,
     /// Latency histograms by kind ("chunk", "read", "write", "alignment").
     pub histograms: Vec<(&'static str, Histogram<u64>)>,
+    /// The CPUs it was allowed to run on when it ended (`Cpus_allowed_list` of
+    /// /proc/thread-self/status), where readable.
+    pub cpus_allowed: Option<String>,
+}
+
+/// A stage thread as registered when it started; stays listed after it ends.
+#[derive(Clone, Debug)]
+pub struct LiveThread {
+    pub name: String,
+    /// Linux thread id, 0 where unknown.
+    pub tid: i64,
+    pub started: Instant,
+    pub counters: Arc<StageCounters>,
+    /// Set when it ends: wall and CPU ns.
+    ended: Arc<OnceLock<(u64, Option<u64>)>>,
+}
+
+impl LiveThread {
+    /// Whether the thread has ended (its report is in [`Registry::threads`]).
+    pub fn has_ended(&self) -> bool {
+        self.ended.get().is_some()
+    }
+
+    /// Wall time so far: until `now` while it runs, its whole life once ended.
+    pub fn wall_ns(&self, now: Instant) -> u64 {
+        match self.ended.get() {
+            Some(&(wall, _)) => wall,
+            None => now.saturating_duration_since(self.started).as_nanos() as u64,
+        }
+    }
+
+    /// Its cumulative figures as of `now`.
+    fn sample_at(&self, now: Instant) -> ThreadSample {
+        let counters = self.counters.snapshot_at(now);
+        let (wait_ns, blocked_ns) = (counters.wait_ns, counters.blocked_ns);
+        let alive = |now: Instant| now.saturating_duration_since(self.started).as_nanos() as u64;
+        let (alive_ns, cpu_ns) = match self.ended.get() {
+            Some(&(wall, cpu)) => (wall, cpu),
+            None => match tid_cpu_ns(self.tid) {
+                Some(cpu) => (alive(now), Some(cpu)),
+                // It ended between the two looks: its final figures are there now, or soon.
+                None => match self.ended.get() {
+                    Some(&(wall, cpu)) => (wall, cpu),
+                    None => (alive(now), None),
+                },
+            },
+        };
+        ThreadSample {
+            alive_ns,
+            wait_ns,
+            blocked_ns,
+            cpu_ns,
+        }
+    }
+}
+
+/// One stage thread's cumulative figures at a sample: time alive, waiting for input, blocked on
+/// output (spans in progress counted up to the sample), and CPU time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadSample {
+    pub alive_ns: u64,
+    pub wait_ns: u64,
+    pub blocked_ns: u64,
+    /// None where the thread's CPU clock could not be read.
+    pub cpu_ns: Option<u64>,
 }
 
 /// Reads a channel's stats; keeps the channel's shared state (not its senders or receivers)
@@ -78,6 +153,8 @@ pub struct Sample {
     pub rss_bytes: Option<u64>,
     /// Bytes queued per probe (same order as [`Registry::channel_stats`]).
     pub queued: Vec<usize>,
+    /// Per stage thread registered by then, in [`Registry::stage_threads`] order.
+    pub threads: Vec<ThreadSample>,
 }
 
 /// A bounded time series: when full, every other sample is dropped and the stride doubles, so it
@@ -121,39 +198,18 @@ impl Series {
     }
 }
 
-/// A stage thread as seen while the run goes: its counters and how long it has run.
-#[derive(Clone, Debug)]
-pub struct LiveThread {
-    pub name: String,
-    pub counters: Arc<StageCounters>,
-    pub started: Instant,
-    /// Wall time in nanoseconds once the thread has ended (0 while it runs).
-    ended_wall_ns: Arc<AtomicU64>,
-}
-
-impl LiveThread {
-    /// Wall time so far: until now while it runs, its whole life once ended.
-    pub fn wall_ns(&self, now: Instant) -> u64 {
-        match self.ended_wall_ns.load(Ordering::Relaxed) {
-            0 => now.saturating_duration_since(self.started).as_nanos() as u64,
-            ended => ended,
-        }
-    }
-
-    pub fn ended(&self) -> bool {
-        self.ended_wall_ns.load(Ordering::Relaxed) != 0
-    }
-}
-
 /// Where a run's stage threads report. Install it on the thread that spawns the stages
 /// ([`Registry::install`]); threads spawned from there inherit it.
 pub struct Registry {
     pub started: Instant,
     threads: Mutex<Vec<ThreadReport>>,
-    /// Every stage thread, registered when it starts (for live views).
-    live: Mutex<Vec<LiveThread>>,
+    /// The thread that installed the registry, then every stage thread, registered when it
+    /// starts (for live views and the sampler).
+    live: Mutex<Vec<(bool, LiveThread)>>,
     probes: Mutex<Vec<Probe>>,
     series: Mutex<Series>,
+    /// The newest sample, also when the series' thinning dropped it.
+    last: Mutex<Option<Sample>>,
 }
 
 /// Samples kept at most (at 100 ms, a minute at full resolution; longer runs are thinned).
@@ -161,12 +217,14 @@ const SERIES_CAPACITY: usize = 600;
 
 impl Registry {
     pub fn new() -> Arc<Registry> {
+        epoch();
         Arc::new(Registry {
             started: Instant::now(),
             threads: Mutex::new(Vec::new()),
             live: Mutex::new(Vec::new()),
             probes: Mutex::new(Vec::new()),
             series: Mutex::new(Series::new(SERIES_CAPACITY)),
+            last: Mutex::new(None),
         })
     }
 
@@ -174,7 +232,7 @@ impl Registry {
     /// Does nothing when accounting is off.
     pub fn install(self: &Arc<Self>) -> InstallGuard {
         if accounting_on() {
-            enter(Some(Arc::clone(self)), "main");
+            enter_as(Some(Arc::clone(self)), "main", false);
         }
         InstallGuard { _private: () }
     }
@@ -197,13 +255,24 @@ impl Registry {
         self.live
             .lock()
             .iter()
-            .map(|t| (t.name.clone(), Arc::clone(&t.counters)))
+            .map(|(_, t)| (t.name.clone(), Arc::clone(&t.counters)))
             .collect()
     }
 
-    /// Every stage thread registered so far, running or ended, with its wall time.
-    pub fn live_threads(&self) -> Vec<LiveThread> {
-        self.live.lock().clone()
+    /// Every stage thread registered so far, in the order they started (the order of
+    /// [`Sample::threads`]); the installing thread is not one.
+    pub fn stage_threads(&self) -> Vec<LiveThread> {
+        self.live
+            .lock()
+            .iter()
+            .filter(|(stage, _)| *stage)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// The newest sample taken, if any.
+    pub fn last_sample(&self) -> Option<Sample> {
+        self.last.lock().clone()
     }
 
     pub fn report(&self, thread: ThreadReport) {
@@ -222,11 +291,21 @@ impl Registry {
     /// Take one sample now (the sampler calls this; also useful at the very end).
     pub fn sample(&self) {
         let queued = self.probes.lock().iter().map(|p| p.stats().used).collect();
+        let now = Instant::now();
+        let threads = self
+            .live
+            .lock()
+            .iter()
+            .filter(|(stage, _)| *stage)
+            .map(|(_, t)| t.sample_at(now))
+            .collect();
         let sample = Sample {
-            at_ms: self.started.elapsed().as_millis() as u64,
+            at_ms: now.saturating_duration_since(self.started).as_millis() as u64,
             rss_bytes: crate::memory::statm_rss_bytes(),
             queued,
+            threads,
         };
+        *self.last.lock() = Some(sample.clone());
         self.series.lock().push(sample);
     }
 }
@@ -246,8 +325,8 @@ impl Drop for InstallGuard {
 struct Local {
     registry: Arc<Registry>,
     counters: Arc<StageCounters>,
-    ended_wall_ns: Arc<AtomicU64>,
     histograms: Vec<(&'static str, Histogram<u64>)>,
+    ended: Arc<OnceLock<(u64, Option<u64>)>>,
 }
 
 thread_local! {
@@ -261,21 +340,29 @@ pub fn current() -> Option<Arc<Registry>> {
 
 /// Start reporting this thread, named `name`, to `registry` (None: no accounting).
 pub fn enter(registry: Option<Arc<Registry>>, name: &str) {
+    enter_as(registry, name, true);
+}
+
+fn enter_as(registry: Option<Arc<Registry>>, name: &str, stage: bool) {
     LOCAL.with(|l| {
         *l.borrow_mut() = registry.map(|registry| {
             let counters = Arc::new(StageCounters::default());
-            let ended_wall_ns = Arc::new(AtomicU64::new(0));
-            registry.live.lock().push(LiveThread {
-                name: name.to_string(),
-                counters: Arc::clone(&counters),
-                started: Instant::now(),
-                ended_wall_ns: Arc::clone(&ended_wall_ns),
-            });
+            let ended = Arc::new(OnceLock::new());
+            registry.live.lock().push((
+                stage,
+                LiveThread {
+                    name: name.to_string(),
+                    tid: thread_id(),
+                    started: Instant::now(),
+                    counters: Arc::clone(&counters),
+                    ended: Arc::clone(&ended),
+                },
+            ));
             Local {
                 registry,
                 counters,
-                ended_wall_ns,
                 histograms: Vec::new(),
+                ended,
             }
         })
     });
@@ -291,22 +378,26 @@ pub fn finish_thread(name: &str, started: Instant) {
     let Some(Local {
         registry,
         counters,
-        ended_wall_ns,
         histograms,
+        ended,
     }) = leave()
     else {
         return;
     };
-    let wall_ns = started.elapsed().as_nanos() as u64;
-    ended_wall_ns.store(wall_ns.max(1), Ordering::Relaxed);
+    let cpus_allowed = cpus_allowed_list("thread-self");
+    // The final figures, then the report, then `ended` at once: a live view reads the thread's
+    // wall time on the clock only until then.
+    let (wall_ns, cpu_ns) = (started.elapsed().as_nanos() as u64, thread_cpu_ns());
     registry.report(ThreadReport {
         name: name.to_string(),
         tid: thread_id(),
         wall_ns,
-        cpu_ns: thread_cpu_ns(),
+        cpu_ns,
         counters: counters.snapshot(),
         histograms,
+        cpus_allowed,
     });
+    let _ = ended.set((wall_ns, cpu_ns));
 }
 
 /// This thread's counters (registered with its report), or unregistered ones without accounting.
@@ -376,6 +467,45 @@ pub fn thread_cpu_ns() -> Option<u64> {
     // SAFETY: ts is a valid, writable timespec.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// CPU time of thread `tid` of this process, read through its per-thread CPU clock (the clock id
+/// glibc's `pthread_getcpuclockid` builds; the kernel refuses a tid outside this process).
+/// None when the thread has gone or off Linux.
+pub fn tid_cpu_ns(tid: i64) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = libc::clockid_t::try_from(tid).ok().filter(|&t| t > 0)?;
+        // CPUCLOCK_PERTHREAD_MASK (4) | CPUCLOCK_SCHED (2), tid in the upper bits, inverted.
+        let clock: libc::clockid_t = (!tid << 3) | 6;
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid, writable timespec; a bad clock id only makes the call fail.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tid;
+        None
+    }
+}
+
+/// `Cpus_allowed_list` of /proc/self/`task` /status (`task`: a tid, or "thread-self" from
+/// /proc itself), e.g. "0-3,8"; None when the thread has gone or /proc is absent.
+pub fn cpus_allowed_list(task: &str) -> Option<String> {
+    let path = if task == "thread-self" {
+        "/proc/thread-self/status".to_string()
+    } else {
+        format!("/proc/self/task/{task}/status")
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
 }
 
 /// CPU time (user + system) of the whole process so far, all threads.
@@ -538,6 +668,13 @@ mod tests {
         assert!(task_cpu_ticks()
             .iter()
             .any(|(tid, _, _)| *tid == thread_id()));
+        let me = thread_id();
+        assert!(tid_cpu_ns(me).is_some_and(|ns| ns > 0));
+        assert_eq!(tid_cpu_ns(0), None);
+        assert_eq!(
+            cpus_allowed_list(&me.to_string()),
+            cpus_allowed_list("thread-self")
+        );
     }
 
     #[test]
@@ -578,14 +715,21 @@ mod tests {
         assert_eq!(threads.len(), 1);
         let t = &threads[0];
         assert_eq!((t.name.as_str(), t.counters.items_in), ("worker-0", 3));
+        let stages = registry.stage_threads();
+        assert_eq!(stages.len(), 1);
+        assert!(stages[0].has_ended() && stages[0].tid == t.tid && t.tid > 0);
+        assert!(t.cpus_allowed.as_deref().is_some_and(|c| !c.is_empty()));
+        registry.sample();
+        let last = registry.last_sample().unwrap().threads;
+        assert_eq!(
+            (last.len(), last[0].alive_ns, last[0].cpu_ns),
+            (1, t.wall_ns, t.cpu_ns)
+        );
         let live = registry.live_counters();
         assert_eq!(live[0].0, "main");
         assert_eq!(live[1].0, "worker-0");
         assert_eq!(live[1].1.snapshot().items_in, 3);
-        let live = registry.live_threads();
-        assert!(!live[0].ended(), "main is not a stage thread that ends");
-        assert!(live[1].ended());
-        assert_eq!(live[1].wall_ns(Instant::now()), t.wall_ns.max(1));
+        assert_eq!(stages[0].wall_ns(Instant::now()), t.wall_ns);
         assert!(t.cpu_ns.unwrap() > 0 && t.wall_ns > 0);
         let h = merged(&threads, "chunk", |_| true);
         assert_eq!((h.len(), h.min(), h.max()), (3, 10, 30));

@@ -5,11 +5,11 @@
 use crate::channel::{Receiver, SendError, Sender};
 use crate::Weighted;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Per-stage accounting (all monotonic, updated with relaxed atomics).
+/// Per-stage accounting (all monotonic; relaxed atomics, except the waiting and blocked spans,
+/// whose stamps and totals are ordered so a live reader never sees them go down).
 #[derive(Debug, Default)]
 pub struct StageCounters {
     pub items_in: AtomicU64,
@@ -19,20 +19,16 @@ pub struct StageCounters {
     pub busy_ns: AtomicU64,
     pub wait_ns: AtomicU64,
     pub blocked_ns: AtomicU64,
-    /// When the wait (or block) in progress began, in nanoseconds since [`epoch`] plus one;
-    /// 0 = none in progress. Lets a live view count a wait that has not ended yet.
+    /// When the wait (or block) in progress began, in ns since [`crate::metrics::epoch`] plus
+    /// one; 0 = none in progress. Lets a live view (the sampler behind `--profile-output`, the
+    /// metrics export) count a wait that has not ended yet: two stores per wait, no lock, no
+    /// extra clock read.
     wait_since: AtomicU64,
     blocked_since: AtomicU64,
 }
 
-/// The process-wide origin of the `*_since` stamps.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 fn stamp(at: Instant) -> u64 {
-    at.saturating_duration_since(epoch()).as_nanos() as u64 + 1
+    crate::metrics::since_epoch_ns(at).saturating_add(1)
 }
 
 /// `counter` plus the span in progress since `since`, as of `now`, read so that successive
@@ -320,6 +316,15 @@ mod tests {
         let ended = counters.snapshot().wait_ns;
         assert!(ended > 0);
         assert_eq!(counters.snapshot_at(Instant::now()).wait_ns, ended);
+        // Seen while it lasts by a reader on the clock, and only once after.
+        {
+            let _wait = counters.waiting();
+            std::thread::sleep(std::time::Duration::from_millis(3));
+            let w = counters.snapshot_at(Instant::now()).wait_ns;
+            assert!(w >= ended + 2_000_000, "open wait not seen: {w} vs {ended}");
+        }
+        let closed = counters.snapshot().wait_ns;
+        assert_eq!(counters.snapshot_at(Instant::now()).wait_ns, closed);
         let h = spawn("quick", || 5).unwrap();
         while !h.is_finished() {
             std::thread::yield_now();
