@@ -87,6 +87,11 @@ pub struct TuningArgs {
     /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
     #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
     pub io_engine: Option<String>,
+    /// While the job runs, export live metrics: prometheus (served over HTTP at
+    /// monitoring.prometheus_bind:prometheus_port + prometheus_endpoint), statsd (UDP to
+    /// monitoring.statsd_host:statsd_port every metrics_interval_ms), or none [monitoring.metrics_export].
+    #[arg(long, value_name = "WHERE", value_parser = ["none", "prometheus", "statsd"])]
+    pub metrics_export: Option<String>,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
 }
@@ -246,6 +251,10 @@ impl TuningArgs {
             pin_threads: self.pin_threads.then_some(true),
             thread_affinity: self.affinity,
             io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
+            metrics_export: self
+                .metrics_export
+                .as_deref()
+                .and_then(config::MetricsExport::parse),
         })
     }
 

@@ -124,7 +124,10 @@ fn reduce_failure(e: ReduceError) -> Failure {
         ReduceError::Read(r) => (read_failure_code(r.kind), message),
         ReduceError::Fasta { .. } => (EXIT_DATA, message),
         ReduceError::Usage(_) => (EXIT_USAGE, message),
-        ReduceError::Sink(_) | ReduceError::Stage(_) | ReduceError::Spawn(_) => (EXIT_IO, message),
+        ReduceError::Sink(_)
+        | ReduceError::Stage(_)
+        | ReduceError::Spawn(_)
+        | ReduceError::Export(_) => (EXIT_IO, message),
     }
 }
 

@@ -123,8 +123,13 @@ fn every_flag_overrides() {
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
+        metrics_export: Some(talaria::config::MetricsExport::Statsd),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
+    assert_eq!(
+        c.monitoring.metrics_export,
+        talaria::config::MetricsExport::Statsd
+    );
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
     assert!(!c.alignment.use_approximation);
@@ -169,8 +174,27 @@ fn every_key_from_the_environment() {
         ("TALARIA_ALIGNMENT_ADAPTIVE_BANDING", "FALSE"),
         ("TALARIA_ALIGNMENT_MIN_BAND_WIDTH", "20"),
         ("TALARIA_ALIGNMENT_MAX_BAND_WIDTH", "100"),
+        ("TALARIA_MONITORING_COLLECT_METRICS", "on"),
+        ("TALARIA_MONITORING_METRICS_INTERVAL_MS", "250"),
+        ("TALARIA_MONITORING_METRICS_EXPORT", "Prometheus"),
+        ("TALARIA_MONITORING_PROMETHEUS_BIND", "::1"),
+        ("TALARIA_MONITORING_PROMETHEUS_PORT", "0"),
+        ("TALARIA_MONITORING_PROMETHEUS_ENDPOINT", "/talaria/metrics"),
+        ("TALARIA_MONITORING_STATSD_HOST", "statsd.example.org"),
+        ("TALARIA_MONITORING_STATSD_PORT", "9125"),
     ]);
     let c = load_with_env(None, &Overrides::default(), &vars).unwrap();
+    let m = &c.monitoring;
+    assert!(m.collect_metrics);
+    assert_eq!(m.metrics_interval_ms, 250);
+    assert_eq!(m.metrics_export, talaria::config::MetricsExport::Prometheus);
+    assert_eq!(m.prometheus_bind.to_string(), "::1");
+    assert_eq!(m.prometheus_port, 0);
+    assert_eq!(m.prometheus_endpoint, "/talaria/metrics");
+    assert_eq!(
+        (m.statsd_host.as_str(), m.statsd_port),
+        ("statsd.example.org", 9125)
+    );
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 50);
     assert!(!c.alignment.adaptive_banding);
@@ -570,6 +594,123 @@ fn guide_numa_section() {
     assert!(
         shown.contains("\n[performance.arm]\nbig_little_aware = true"),
         "{shown}"
+    );
+}
+
+#[test]
+fn guide_monitoring_section() {
+    // The user guide's [monitoring] example, as written.
+    let (_dir, path) = config_file(
+        "[monitoring]\n# Enable metrics collection\ncollect_metrics = true\nmetrics_interval_ms = 1000\n\n\
+         # Prometheus export\nprometheus_port = 9090\nprometheus_endpoint = \"/metrics\"\n\n\
+         # StatsD export\nstatsd_host = \"localhost\"\nstatsd_port = 8125\n",
+    );
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.monitoring, Config::default().monitoring);
+    let shown = show_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} missing from\n{shown}"))
+            .to_string()
+    };
+    assert!(shown.contains("\n[monitoring]\n"), "{shown}");
+    assert!(line("prometheus_port").starts_with("prometheus_port = 9090 "));
+    assert!(line("prometheus_port").ends_with(&format!("# from {}", path.display())));
+    assert!(line("prometheus_bind").starts_with("prometheus_bind = \"127.0.0.1\" "));
+    assert!(line("prometheus_bind").ends_with("# default"));
+    assert!(line("metrics_export").starts_with("metrics_export = \"none\" "));
+    assert!(line("statsd_host").starts_with("statsd_host = \"localhost\" "));
+    let flags = Overrides {
+        metrics_export: Some(talaria::config::MetricsExport::Prometheus),
+        ..Overrides::default()
+    };
+    let shown = show_with_env(Some(&path), &flags, &[]).unwrap();
+    let export = shown
+        .lines()
+        .find(|l| l.starts_with("metrics_export = "))
+        .unwrap();
+    assert!(
+        export.starts_with("metrics_export = \"prometheus\" "),
+        "{export}"
+    );
+    assert!(export.ends_with("# from --metrics-export"), "{export}");
+
+    for (text, key, expects) in [
+        (
+            "prometheus_port = 65536",
+            "prometheus_port",
+            "an integer: 0 (auto) or from 1 to 65535",
+        ),
+        (
+            "statsd_port = 0",
+            "statsd_port",
+            "an integer from 1 to 65535",
+        ),
+        (
+            "metrics_interval_ms = 5",
+            "metrics_interval_ms",
+            "an integer from 10 to 3600000",
+        ),
+        (
+            "prometheus_endpoint = \"metrics\"",
+            "prometheus_endpoint",
+            "a path starting with '/'",
+        ),
+        (
+            "prometheus_endpoint = \"/a b\"",
+            "prometheus_endpoint",
+            "a path starting with '/'",
+        ),
+        (
+            "prometheus_endpoint = \"/a?b\"",
+            "prometheus_endpoint",
+            "a path starting with '/'",
+        ),
+        (
+            "prometheus_bind = \"localhost\"",
+            "prometheus_bind",
+            "an IP address",
+        ),
+        (
+            "statsd_host = \"\"",
+            "statsd_host",
+            "a host name or IP address",
+        ),
+        (
+            "statsd_host = \"a b\"",
+            "statsd_host",
+            "a host name or IP address",
+        ),
+        (
+            "metrics_export = \"graphite\"",
+            "metrics_export",
+            "one of \"none\", \"prometheus\", \"statsd\"",
+        ),
+        ("collect_metrics = 1", "collect_metrics", "true or false"),
+    ] {
+        let err = file_err(&format!("[monitoring]\n{text}\n"));
+        assert!(
+            err.starts_with(&format!(": key 'monitoring.{key}' must be {expects}")),
+            "{text}: {err}"
+        );
+    }
+    let (_dir, path) =
+        config_file("[monitoring]\nstatsd_host = \"[::1]\"\nprometheus_bind = \"0.0.0.0\"\n");
+    let c = load_with_env(Some(&path), &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.monitoring.statsd_host, "[::1]");
+    assert_eq!(c.monitoring.prometheus_bind.to_string(), "0.0.0.0");
+    let err = load_with_env(
+        None,
+        &Overrides::default(),
+        &env(&[("TALARIA_MONITORING_STATSD_PORT", "x")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "environment variable TALARIA_MONITORING_STATSD_PORT (monitoring.statsd_port) must be an integer from 1 to 65535, got \"x\""
     );
 }
 

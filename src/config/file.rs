@@ -132,7 +132,7 @@ mod tests {
             "[reduce]\nthreshold = 0.95\nalphabet = \"protein\"\n[performance]\nmemory_limit = \"4G\"\n",
         )
         .unwrap();
-        let got: Vec<_> = s.iter().map(|s| (s.spec.name, s.value)).collect();
+        let got: Vec<_> = s.iter().map(|s| (s.spec.name, s.value.clone())).collect();
         assert_eq!(
             got,
             vec![

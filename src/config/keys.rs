@@ -3,8 +3,11 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
-use super::{AlphabetChoice, IoEngine, PrefetchHint, ProcessingOrder, ThreadAffinity};
+use super::{
+    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
+};
 use crate::alloc::Allocator;
+use std::net::IpAddr;
 
 /// Prefix of every environment variable that configures talaria.
 pub const ENV_PREFIX: &str = "TALARIA_";
@@ -72,12 +75,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("gpu.opencl_platform", GPU),
     ("gpu.opencl_device", GPU),
     ("gpu.work_group_size", GPU),
-    ("monitoring.collect_metrics", METRICS),
-    ("monitoring.metrics_interval_ms", METRICS),
-    ("monitoring.prometheus_port", METRICS),
-    ("monitoring.prometheus_endpoint", METRICS),
-    ("monitoring.statsd_host", METRICS),
-    ("monitoring.statsd_port", METRICS),
 ];
 
 const SIMD: &str =
@@ -91,7 +88,6 @@ const NUMA: &str = "memory placement is not implemented: threads can be pinned (
 const PRESET: &str = "workload presets are not implemented yet";
 const NETWORK: &str = "network-storage tuning is not implemented";
 const GPU: &str = "talaria has no GPU backend";
-const METRICS: &str = "metrics export is not implemented";
 
 /// The `Config` fields, in `show` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,9 +131,17 @@ pub(crate) enum Field {
     UseHugePages,
     UsePageLocking,
     LockedMemory,
+    CollectMetrics,
+    MetricsInterval,
+    MetricsExport,
+    PrometheusBind,
+    PrometheusPort,
+    PrometheusEndpoint,
+    StatsdHost,
+    StatsdPort,
 }
 
-pub(crate) const FIELD_COUNT: usize = 39;
+pub(crate) const FIELD_COUNT: usize = 47;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -174,10 +178,18 @@ pub(crate) enum Kind {
     Prefetch,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
+    /// "none", "prometheus" or "statsd".
+    Export,
+    /// An IPv4 or IPv6 address such as "127.0.0.1" or "::".
+    IpAddr,
+    /// An HTTP path: starts with '/', printable ASCII without spaces, '?' or '#'.
+    UrlPath,
+    /// A host name or an IP address.
+    Host,
 }
 
 /// A typed value on its way into `Config`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
     Number(f64),
     Count(u64),
@@ -188,6 +200,9 @@ pub(crate) enum Value {
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
     Allocator(Allocator),
+    Export(MetricsExport),
+    Ip(IpAddr),
+    Text(String),
 }
 
 pub(crate) struct KeySpec {
@@ -262,6 +277,16 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
     KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
+    // Metrics export while a job runs (README, "Profiling and monitoring"). The interval is the
+    // StatsD send period: 10 ms is already 100 datagrams a second; an hour is the longest.
+    KeySpec { name: "monitoring.collect_metrics", field: Field::CollectMetrics, kind: Kind::Bool, flag: None },
+    KeySpec { name: "monitoring.metrics_interval_ms", field: Field::MetricsInterval, kind: Kind::Integer { min: 10, max: 3_600_000, auto: false }, flag: None },
+    KeySpec { name: "monitoring.metrics_export", field: Field::MetricsExport, kind: Kind::Export, flag: Some("--metrics-export") },
+    KeySpec { name: "monitoring.prometheus_bind", field: Field::PrometheusBind, kind: Kind::IpAddr, flag: None },
+    KeySpec { name: "monitoring.prometheus_port", field: Field::PrometheusPort, kind: Kind::Integer { min: 1, max: 65535, auto: true }, flag: None },
+    KeySpec { name: "monitoring.prometheus_endpoint", field: Field::PrometheusEndpoint, kind: Kind::UrlPath, flag: None },
+    KeySpec { name: "monitoring.statsd_host", field: Field::StatsdHost, kind: Kind::Host, flag: None },
+    KeySpec { name: "monitoring.statsd_port", field: Field::StatsdPort, kind: Kind::Integer { min: 1, max: 65535, auto: false }, flag: None },
 ];
 
 pub(crate) fn implemented(name: &str) -> Option<&'static KeySpec> {
@@ -404,20 +429,28 @@ impl Kind {
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
+            Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
+            Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
+            Kind::UrlPath => format!(
+                "a path starting with '/' (printable ASCII without spaces, quotes, '\\', '?', '#' or '%', at most {MAX_TEXT} bytes)"
+            ),
+            Kind::Host => format!(
+                "a host name or IP address (letters, digits, '.', '-', ':', at most {MAX_TEXT} bytes)"
+            ),
         }
     }
 
     /// Whether an already-typed value is in range.
-    pub(crate) fn accepts(self, value: Value) -> bool {
+    pub(crate) fn accepts(self, value: &Value) -> bool {
         match (self, value) {
-            (Kind::Fraction { zero }, Value::Number(x)) => {
+            (Kind::Fraction { zero }, &Value::Number(x)) => {
                 x.is_finite() && x <= 1.0 && (x > 0.0 || (zero && x == 0.0))
             }
-            (Kind::Integer { min, max, auto }, Value::Count(n)) => {
+            (Kind::Integer { min, max, auto }, &Value::Count(n)) => {
                 (auto && n == 0) || (min..=max).contains(&n)
             }
-            (Kind::Size { min, max }, Value::Count(n)) => (min..=max).contains(&n),
-            (Kind::Gib { min }, Value::Count(n)) => n >= min,
+            (Kind::Size { min, max }, &Value::Count(n)) => (min..=max).contains(&n),
+            (Kind::Gib { min }, &Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
             (Kind::Bool, Value::Bool(_)) => true,
             (Kind::Affinity, Value::Affinity(_)) => true,
@@ -425,6 +458,10 @@ impl Kind {
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
             (Kind::Allocator, Value::Allocator(_)) => true,
+            (Kind::Export, Value::Export(_)) => true,
+            (Kind::IpAddr, Value::Ip(_)) => true,
+            (Kind::UrlPath, Value::Text(t)) => url_path(t),
+            (Kind::Host, Value::Text(t)) => host(t),
             _ => false,
         }
     }
@@ -448,9 +485,12 @@ impl Kind {
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
+            (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
+            (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
+            (Kind::UrlPath | Kind::Host, T::String(s)) => Value::Text(s.clone()),
             _ => return None,
         };
-        self.accepts(typed).then_some(typed)
+        self.accepts(&typed).then_some(typed)
     }
 
     /// Types an environment variable's text; `None` when it does not parse or is out of range.
@@ -468,9 +508,42 @@ impl Kind {
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
+            Kind::Export => Value::Export(MetricsExport::parse(text)?),
+            Kind::IpAddr => Value::Ip(text.parse().ok()?),
+            Kind::UrlPath | Kind::Host => Value::Text(text.to_string()),
         };
-        self.accepts(typed).then_some(typed)
+        self.accepts(&typed).then_some(typed)
     }
+}
+
+/// Longest endpoint path or host name accepted (a DNS name is at most 253 bytes).
+const MAX_TEXT: usize = 253;
+
+/// An HTTP request path talaria can match byte for byte: `/` then printable ASCII, without the
+/// characters that end a path in a request line ('?', '#') or would need escaping.
+fn url_path(text: &str) -> bool {
+    text.starts_with('/')
+        && text.len() <= MAX_TEXT
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'%' | b'"' | b'\\'))
+}
+
+/// A DNS name (letters, digits, '-', '.') or an IP address literal (IPv6 may be in brackets).
+fn host(text: &str) -> bool {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !text.is_empty()
+        && text.len() <= MAX_TEXT
+        && !text.starts_with(['-', '.'])
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
 }
 
 fn gib_to_bytes(gib: f64) -> Option<u64> {

@@ -14,6 +14,7 @@ mod show;
 mod size;
 
 use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 pub use keys::{
@@ -205,6 +206,53 @@ impl ProcessingOrder {
     }
 }
 
+/// `[monitoring] metrics_export` / `--metrics-export`: where live metrics go while a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsExport {
+    None,
+    /// Served over HTTP in Prometheus' text format, scraped by a Prometheus server.
+    Prometheus,
+    /// Pushed as UDP datagrams to a StatsD daemon every `metrics_interval_ms`.
+    Statsd,
+}
+
+impl MetricsExport {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricsExport::None => "none",
+            MetricsExport::Prometheus => "prometheus",
+            MetricsExport::Statsd => "statsd",
+        }
+    }
+    pub fn parse(text: &str) -> Option<MetricsExport> {
+        [
+            MetricsExport::None,
+            MetricsExport::Prometheus,
+            MetricsExport::Statsd,
+        ]
+        .into_iter()
+        .find(|e| e.name().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// `[monitoring]`: live metrics export (README, "Profiling and monitoring").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MonitoringConfig {
+    /// false: no metrics leave the process; asking for an export is then a usage error.
+    pub collect_metrics: bool,
+    /// Period of the StatsD datagrams (Prometheus reads the figures at each scrape).
+    pub metrics_interval_ms: u64,
+    pub metrics_export: MetricsExport,
+    /// Address the Prometheus endpoint listens on.
+    pub prometheus_bind: IpAddr,
+    /// TCP port of the Prometheus endpoint; 0 = any free port (printed at start).
+    pub prometheus_port: u16,
+    pub prometheus_endpoint: String,
+    pub statsd_host: String,
+    pub statsd_port: u16,
+}
+
 /// `[reduce]`
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReduceConfig {
@@ -285,6 +333,7 @@ pub struct Config {
     pub reduce: ReduceConfig,
     pub alignment: AlignmentConfig,
     pub performance: PerformanceConfig,
+    pub monitoring: MonitoringConfig,
 }
 
 impl Default for Config {
@@ -354,6 +403,18 @@ impl Default for Config {
                 use_page_locking: false,
                 locked_memory: 1 << 30,
             },
+            // The user guide's [monitoring] example, with the endpoint on loopback only: a
+            // job's figures are not published to the network unless prometheus_bind says so.
+            monitoring: MonitoringConfig {
+                collect_metrics: true,
+                metrics_interval_ms: 1000,
+                metrics_export: MetricsExport::None,
+                prometheus_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                prometheus_port: 9090,
+                prometheus_endpoint: "/metrics".into(),
+                statsd_host: "localhost".into(),
+                statsd_port: 8125,
+            },
         }
     }
 }
@@ -382,6 +443,7 @@ pub struct Overrides {
     pub pin_threads: Option<bool>,
     pub thread_affinity: Option<ThreadAffinity>,
     pub io_engine: Option<IoEngine>,
+    pub metrics_export: Option<MetricsExport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -453,14 +515,19 @@ impl Config {
             .filter(|spec| self.get(spec.field) != defaults.get(spec.field))
             .filter_map(|spec| {
                 let why = keys::not_applicable(spec.name)?;
-                let value = show::toml_value(spec, self.get(spec.field));
+                let value = show::toml_value(spec, &self.get(spec.field));
                 Some((format!("{} = {value}", spec.name), why))
             })
             .collect()
     }
 
     fn get(&self, field: Field) -> Value {
-        let (r, a, p) = (&self.reduce, &self.alignment, &self.performance);
+        let (r, a, p, m) = (
+            &self.reduce,
+            &self.alignment,
+            &self.performance,
+            &self.monitoring,
+        );
         match field {
             Field::Threshold => Value::Number(r.threshold),
             Field::Coverage => Value::Number(r.coverage),
@@ -501,6 +568,14 @@ impl Config {
             Field::UseHugePages => Value::Bool(p.memory.use_huge_pages),
             Field::UsePageLocking => Value::Bool(p.use_page_locking),
             Field::LockedMemory => Value::Count(p.locked_memory),
+            Field::CollectMetrics => Value::Bool(m.collect_metrics),
+            Field::MetricsInterval => Value::Count(m.metrics_interval_ms),
+            Field::MetricsExport => Value::Export(m.metrics_export),
+            Field::PrometheusBind => Value::Ip(m.prometheus_bind),
+            Field::PrometheusPort => Value::Count(m.prometheus_port.into()),
+            Field::PrometheusEndpoint => Value::Text(m.prometheus_endpoint.clone()),
+            Field::StatsdHost => Value::Text(m.statsd_host.clone()),
+            Field::StatsdPort => Value::Count(m.statsd_port.into()),
         }
     }
 
@@ -510,7 +585,13 @@ impl Config {
             Value::Count(n) => n,
             other => unreachable!("{field:?} takes a count, got {other:?}"),
         };
-        let (r, a, p) = (&mut self.reduce, &mut self.alignment, &mut self.performance);
+        let port = |v: Value| u16::try_from(count(v)).expect("ports are checked to fit 16 bits");
+        let (r, a, p, m) = (
+            &mut self.reduce,
+            &mut self.alignment,
+            &mut self.performance,
+            &mut self.monitoring,
+        );
         match (field, value) {
             (Field::Threshold, Value::Number(x)) => r.threshold = x,
             (Field::Coverage, Value::Number(x)) => r.coverage = x,
@@ -551,6 +632,14 @@ impl Config {
             (Field::UseHugePages, Value::Bool(b)) => p.memory.use_huge_pages = b,
             (Field::UsePageLocking, Value::Bool(b)) => p.use_page_locking = b,
             (Field::LockedMemory, v) => p.locked_memory = count(v),
+            (Field::CollectMetrics, Value::Bool(b)) => m.collect_metrics = b,
+            (Field::MetricsInterval, v) => m.metrics_interval_ms = count(v),
+            (Field::MetricsExport, Value::Export(e)) => m.metrics_export = e,
+            (Field::PrometheusBind, Value::Ip(ip)) => m.prometheus_bind = ip,
+            (Field::PrometheusPort, v) => m.prometheus_port = port(v),
+            (Field::PrometheusEndpoint, Value::Text(t)) => m.prometheus_endpoint = t,
+            (Field::StatsdHost, Value::Text(t)) => m.statsd_host = t,
+            (Field::StatsdPort, v) => m.statsd_port = port(v),
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -597,6 +686,14 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::UseHugePages,
     Field::UsePageLocking,
     Field::LockedMemory,
+    Field::CollectMetrics,
+    Field::MetricsInterval,
+    Field::MetricsExport,
+    Field::PrometheusBind,
+    Field::PrometheusPort,
+    Field::PrometheusEndpoint,
+    Field::StatsdHost,
+    Field::StatsdPort,
 ];
 
 /// Where one effective value came from.
@@ -704,6 +801,10 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
             o.thread_affinity.map(Value::Affinity),
         ),
         ("performance.io_engine", o.io_engine.map(Value::IoEngine)),
+        (
+            "monitoring.metrics_export",
+            o.metrics_export.map(Value::Export),
+        ),
     ];
     given
         .into_iter()
@@ -756,14 +857,14 @@ impl Resolved {
         for field in FIELDS {
             let spec = keys::canonical(field);
             let value = self.config.get(field);
-            if !spec.kind.accepts(value) {
+            if !spec.kind.accepts(&value) {
                 let origin = &self.origins[field as usize];
                 let kind = keys::implemented(origin.key).map_or(spec.kind, |k| k.kind);
                 return Err(ConfigError(format!(
                     "{} must be {}, got {}",
                     origin.subject(),
                     kind.expects(),
-                    show::toml_value(spec, value)
+                    show::toml_value(spec, &value)
                 )));
             }
         }
@@ -782,7 +883,7 @@ impl Resolved {
                 self.origins[Field::KmerSize as usize].subject(),
                 range.start(),
                 range.end(),
-                show::toml_value(keys::canonical(Field::Alphabet), Value::Alphabet(r.alphabet)),
+                show::toml_value(keys::canonical(Field::Alphabet), &Value::Alphabet(r.alphabet)),
                 describe_origin(alphabet),
                 r.kmer_size
             )));
@@ -824,6 +925,16 @@ impl Resolved {
                 format_size(p.memory_limit),
                 describe_origin(&self.origins[Field::MemoryLimit as usize]),
                 format_size(p.block_size as u64)
+            )));
+        }
+        let m = &self.config.monitoring;
+        if m.metrics_export != MetricsExport::None && !m.collect_metrics {
+            return Err(ConfigError(format!(
+                "{} is {} but {} is false ({}): set it to true to export metrics",
+                self.origins[Field::MetricsExport as usize].subject(),
+                m.metrics_export.name(),
+                keys::canonical(Field::CollectMetrics).name,
+                describe_origin(&self.origins[Field::CollectMetrics as usize])
             )));
         }
         Ok(())

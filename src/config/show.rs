@@ -35,7 +35,7 @@ pub(crate) fn render(resolved: &Resolved) -> String {
         if let Some(why) = keys::not_applicable(spec.name) {
             comment.push_str(&format!("; not applicable: {why}"));
         }
-        let value = toml_value(spec, resolved.config.get(spec.field));
+        let value = toml_value(spec, &resolved.config.get(spec.field));
         lines.push((format!("{key} = {value}"), comment));
     }
     flush(&mut out, &mut lines);
@@ -64,13 +64,13 @@ fn flush(out: &mut String, lines: &mut Vec<(String, String)>) {
 }
 
 /// A value as TOML that [`super::file`] reads back to the same value.
-pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
+pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
     match (spec.kind, value) {
         // `{:?}` keeps the decimal point (`1.0`), so the value stays a TOML float.
         (_, Value::Number(x)) => format!("{x:?}"),
         // A float, which is what a `_gb` key reads back.
-        (Kind::Gib { .. }, Value::Count(n)) => format!("{:?}", n as f64 / (1u64 << 30) as f64),
-        (Kind::Size { .. }, Value::Count(n)) => {
+        (Kind::Gib { .. }, &Value::Count(n)) => format!("{:?}", n as f64 / (1u64 << 30) as f64),
+        (Kind::Size { .. }, &Value::Count(n)) => {
             let text = format_size(n);
             if text.bytes().all(|b| b.is_ascii_digit()) {
                 text
@@ -83,6 +83,10 @@ pub(crate) fn toml_value(spec: &KeySpec, value: Value) -> String {
         (_, Value::Affinity(a)) => format!("\"{}\"", a.name()),
         (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Order(o)) => format!("\"{}\"", o.name()),
+        (_, Value::Export(e)) => format!("\"{}\"", e.name()),
+        (_, Value::Ip(ip)) => format!("\"{ip}\""),
+        // Paths and hosts are printable ASCII without quotes or backslashes (see keys.rs).
+        (_, Value::Text(t)) => format!("\"{t}\""),
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
         (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(

@@ -12,6 +12,7 @@ pub mod clstr;
 pub mod debug_threads;
 pub mod decide;
 pub mod emit;
+pub mod export;
 pub mod index;
 pub mod io;
 pub mod longest_first;

@@ -181,7 +181,11 @@ impl Monitor {
                 0.0
             };
             let stage = stage_of(name);
-            if matches!(stage, "sampler" | "talaria") || stage.starts_with("writer-") {
+            // Not stages: the sampler, the main thread, the sinks, the metrics exporters.
+            if matches!(stage, "sampler" | "talaria")
+                || stage.starts_with("writer-")
+                || stage.starts_with("metrics-")
+            {
                 continue;
             }
             match by_stage.iter_mut().find(|(s, _)| s == stage) {

@@ -6,13 +6,14 @@ use crate::bio::alignment::Aligner;
 use crate::bio::alphabet::{self, Alphabet};
 use crate::bio::kmer::{default_k, KmerCoder};
 use crate::bio::sketch::Sketch;
-use crate::config::{AlphabetChoice, Config};
+use crate::config::{AlphabetChoice, Config, MetricsExport};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
+use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
 use crate::reduce::longest_first::{self, Choice, Decisions};
 use crate::reduce::summary::Summary;
@@ -62,6 +63,9 @@ pub enum ReduceError {
     Usage(String),
     #[error("could not start a thread: {0}")]
     Spawn(#[from] std::io::Error),
+    /// The metrics export could not start (a port in use): an I/O failure, exit code 1.
+    #[error("{0}")]
+    Export(String),
 }
 
 /// How the memory limit is shared out. Fractions chosen so the sum stays near 85% of the
@@ -143,14 +147,26 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             )));
         }
     }
+    let cfg = &job.config;
+    if cfg.monitoring.metrics_export != MetricsExport::None && !metrics::accounting_on() {
+        return Err(ReduceError::Usage(format!(
+            "--metrics-export {} reads the stage accounting, which TALARIA_ACCOUNTING=off turns off",
+            cfg.monitoring.metrics_export.name()
+        )));
+    }
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
-    let cfg = &job.config;
     // Keys accepted from the guide that cannot act in this build: said once each, then on.
     for (setting, why) in cfg.not_applicable_settings() {
         eprintln!("talaria: warning: {setting} has no effect: not applicable: {why}");
     }
+    // The export starts first: a port in use fails before any input is read or output opened.
+    let live = Arc::new(LiveRun::new(
+        Arc::clone(&registry),
+        cfg.performance.memory_limit,
+    ));
+    let exporter = Exporter::start(&cfg.monitoring, &live)?;
     let workers = match cfg.performance.threads {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -340,12 +356,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     let input_digest: Arc<Mutex<Option<(u64, u64)>>> = Arc::new(Mutex::new(None));
     let chunker = {
         let digest = Arc::clone(&input_digest);
+        let live = Arc::clone(&live);
         let (records, bytes) = (
             cfg.performance.chunk_size,
             (budgets.chunks / 8).clamp(1 << 16, 8 << 20),
         );
         stage::spawn("chunker", move || {
-            chunk_stage(block_rx, chunk_tx, records, bytes, digest)
+            chunk_stage(block_rx, chunk_tx, records, bytes, digest, &live.progress)
         })?
     };
 
@@ -383,6 +400,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
         let pinning = pinning.clone();
         let index = Arc::clone(&index);
+        let live = Arc::clone(&live);
         let mut decider =
             Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
@@ -392,6 +410,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             let counters = metrics::counters();
             while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
                 let span = metrics::span("chunk");
+                let before = (decider.stats.alignments, decider.stats.alignments_passed);
                 let verdicts = chunk
                     .records
                     .iter()
@@ -404,6 +423,12 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     )
                     .collect();
                 drop(span);
+                let p = &live.progress;
+                Progress::add(&p.alignments, decider.stats.alignments - before.0);
+                Progress::add(
+                    &p.alignments_passed,
+                    decider.stats.alignments_passed - before.1,
+                );
                 let seq = chunk.index;
                 let decided = DecidedChunk {
                     chunk,
@@ -426,6 +451,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     let writer = {
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
+        let live = Arc::clone(&live);
         let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
         let unit = unit_of(alphabet);
         let destination = match &plan {
@@ -455,9 +481,12 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                         // Out: records decided and their input bytes (progress for --monitor).
                         let done = (chunk.chunk.records.len() as u64, chunk.chunk.data.len());
                         let span = metrics::span("chunk");
+                        let stats = &writer.decider().stats;
+                        let before = (stats.alignments, stats.alignments_passed);
                         writer.write_chunk(chunk)?;
                         drop(span);
                         counters.count_out_n(done.0, done.1);
+                        publish_writer(&live.progress, &writer, before);
                     }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
@@ -474,6 +503,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         })?
     };
 
+    live.started(input_file_bytes.filter(|_| compression == "none"), workers);
     let mut monitor = monitor.then(|| {
         use std::io::IsTerminal;
         let size = input_file_bytes.filter(|_| compression == "none");
@@ -597,6 +627,22 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             .collect(),
     };
     let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
+    // The run's totals, so the exporter's last figures are exact, then its final send.
+    let p = &live.progress;
+    for (counter, total) in [
+        (&p.records, counts.records),
+        (&p.representatives, counts.representatives),
+        (&p.members, counts.members),
+        (&p.exact_members, counts.exact_members),
+        (&p.alignments, stats.alignments),
+        (&p.alignments_passed, stats.alignments_passed),
+    ] {
+        Progress::set(counter, total);
+    }
+    live.finish();
+    if let Some(exporter) = exporter {
+        exporter.finish();
+    }
     Ok(Summary {
         input_name,
         compression,
@@ -653,6 +699,21 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
         profile,
     })
+}
+
+/// The writer's counts after a chunk, and the alignments it ran for it, as live figures.
+fn publish_writer(progress: &Progress, writer: &Writer, before: (u64, u64)) {
+    let c = writer.counts();
+    Progress::set(&progress.records, c.records);
+    Progress::set(&progress.representatives, c.representatives);
+    Progress::set(&progress.members, c.members);
+    Progress::set(&progress.exact_members, c.exact_members);
+    let stats = &writer.decider().stats;
+    Progress::add(&progress.alignments, stats.alignments - before.0);
+    Progress::add(
+        &progress.alignments_passed,
+        stats.alignments_passed - before.1,
+    );
 }
 
 /// The summary's `candidates:` text.
@@ -731,6 +792,7 @@ fn chunk_stage(
     records: usize,
     bytes: usize,
     digest: Arc<Mutex<Option<(u64, u64)>>>,
+    progress: &Progress,
 ) -> Result<(), FastaError> {
     let mut chunker = Chunker::new(records, bytes);
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -744,6 +806,7 @@ fn chunk_stage(
         chunker.push(&block.data, &mut ready)?;
         drop(span);
         for chunk in ready.drain(..) {
+            Progress::add(&progress.records_read, chunk.records.len() as u64);
             if counters.send(&tx, chunk).is_err() {
                 return Ok(()); // downstream stopped; its error is reported elsewhere
             }
@@ -751,6 +814,7 @@ fn chunk_stage(
     }
     chunker.finish(&mut ready)?;
     for chunk in ready.drain(..) {
+        Progress::add(&progress.records_read, chunk.records.len() as u64);
         if counters.send(&tx, chunk).is_err() {
             return Ok(());
         }

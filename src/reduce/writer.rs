@@ -110,6 +110,11 @@ impl Writer {
         &self.decider
     }
 
+    /// The counts so far (for live metrics).
+    pub fn counts(&self) -> &WriterCounts {
+        &self.counts
+    }
+
     /// Handle one chunk (chunks arrive in input order).
     pub fn write_chunk(&mut self, decided: DecidedChunk) -> Result<(), SinkError> {
         let DecidedChunk {

@@ -3,7 +3,8 @@
 //! Named stage threads, channels whose capacity is a byte budget (backpressure is the memory
 //! limit), ordered reassembly, input readers (mmap for regular files, buffered reads for pipes
 //! and compressed input, compression sniffed from the first bytes), output sinks that write
-//! under a temporary name and rename when complete, and per-stage counters.
+//! under a temporary name and rename when complete, per-stage counters, and the export of live
+//! figures (Prometheus text over HTTP, StatsD over UDP).
 //! It must not know about records, sequences or formats: everything here is tested with bytes.
 //!
 //! A reader stage feeding a consumer through a byte-budget channel:
@@ -26,6 +27,7 @@
 pub mod alloc;
 pub mod budget;
 pub mod channel;
+pub mod export;
 pub mod memory;
 pub mod metrics;
 pub mod ordered;

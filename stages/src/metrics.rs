@@ -62,7 +62,7 @@ pub struct ThreadReport {
 }
 
 /// A stage thread as registered when it started; stays listed after it ends.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct LiveThread {
     pub name: String,
     /// Linux thread id, 0 where unknown.
@@ -79,9 +79,18 @@ impl LiveThread {
         self.ended.get().is_some()
     }
 
+    /// Wall time so far: until `now` while it runs, its whole life once ended.
+    pub fn wall_ns(&self, now: Instant) -> u64 {
+        match self.ended.get() {
+            Some(&(wall, _)) => wall,
+            None => now.saturating_duration_since(self.started).as_nanos() as u64,
+        }
+    }
+
     /// Its cumulative figures as of `now`.
     fn sample_at(&self, now: Instant) -> ThreadSample {
-        let (wait_ns, blocked_ns) = self.counters.waiting_blocked_at(now);
+        let counters = self.counters.snapshot_at(now);
+        let (wait_ns, blocked_ns) = (counters.wait_ns, counters.blocked_ns);
         let alive = |now: Instant| now.saturating_duration_since(self.started).as_nanos() as u64;
         let (alive_ns, cpu_ns) = match self.ended.get() {
             Some(&(wall, cpu)) => (wall, cpu),
@@ -142,7 +151,7 @@ pub struct Sample {
     /// Milliseconds since the registry was created.
     pub at_ms: u64,
     pub rss_bytes: Option<u64>,
-    /// Bytes queued per probe (same order as [`Registry::probes`]).
+    /// Bytes queued per probe (same order as [`Registry::channel_stats`]).
     pub queued: Vec<usize>,
     /// Per stage thread registered by then, in [`Registry::stage_threads`] order.
     pub threads: Vec<ThreadSample>,
@@ -375,6 +384,9 @@ pub fn finish_thread(name: &str, started: Instant) {
     else {
         return;
     };
+    let cpus_allowed = cpus_allowed_list("thread-self");
+    // The final figures, then the report, then `ended` at once: a live view reads the thread's
+    // wall time on the clock only until then.
     let (wall_ns, cpu_ns) = (started.elapsed().as_nanos() as u64, thread_cpu_ns());
     registry.report(ThreadReport {
         name: name.to_string(),
@@ -383,7 +395,7 @@ pub fn finish_thread(name: &str, started: Instant) {
         cpu_ns,
         counters: counters.snapshot(),
         histograms,
-        cpus_allowed: cpus_allowed_list("thread-self"),
+        cpus_allowed,
     });
     let _ = ended.set((wall_ns, cpu_ns));
 }
@@ -446,7 +458,7 @@ fn thread_id() -> i64 {
 }
 
 /// CPU time of the calling thread: the kernel's own per-thread accounting (the same source as
-/// utime+stime in /proc/self/task/<tid>/stat, but in nanoseconds instead of 10 ms ticks).
+/// utime+stime in `/proc/self/task/<tid>/stat`, but in nanoseconds instead of 10 ms ticks).
 pub fn thread_cpu_ns() -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -515,7 +527,7 @@ pub fn clock_ticks_per_second() -> u64 {
 }
 
 /// (tid, name, utime + stime in clock ticks) of every thread of this process, from
-/// /proc/self/task/<tid>/stat; empty where /proc is absent.
+/// `/proc/self/task/<tid>/stat`; empty where /proc is absent.
 pub fn task_cpu_ticks() -> Vec<(i64, String, u64)> {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
@@ -717,6 +729,7 @@ mod tests {
         assert_eq!(live[0].0, "main");
         assert_eq!(live[1].0, "worker-0");
         assert_eq!(live[1].1.snapshot().items_in, 3);
+        assert_eq!(stages[0].wall_ns(Instant::now()), t.wall_ns);
         assert!(t.cpu_ns.unwrap() > 0 && t.wall_ns > 0);
         let h = merged(&threads, "chunk", |_| true);
         assert_eq!((h.len(), h.min(), h.max()), (3, 10, 30));

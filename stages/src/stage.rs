@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Per-stage accounting (all monotonic, updated with relaxed atomics).
+/// Per-stage accounting (all monotonic; relaxed atomics, except the waiting and blocked spans,
+/// whose stamps and totals are ordered so a live reader never sees them go down).
 #[derive(Debug, Default)]
 pub struct StageCounters {
     pub items_in: AtomicU64,
@@ -18,11 +19,34 @@ pub struct StageCounters {
     pub busy_ns: AtomicU64,
     pub wait_ns: AtomicU64,
     pub blocked_ns: AtomicU64,
-    /// When the wait (or blocked) span in progress began, in ns since [`crate::metrics::epoch`]
-    /// plus one; 0 when none is open. Lets a sampler count time inside a long wait before it
-    /// ends (two relaxed stores per wait: no lock, no extra clock read).
-    wait_open: AtomicU64,
-    blocked_open: AtomicU64,
+    /// When the wait (or block) in progress began, in ns since [`crate::metrics::epoch`] plus
+    /// one; 0 = none in progress. Lets a live view (the sampler behind `--profile-output`, the
+    /// metrics export) count a wait that has not ended yet: two stores per wait, no lock, no
+    /// extra clock read.
+    wait_since: AtomicU64,
+    blocked_since: AtomicU64,
+}
+
+fn stamp(at: Instant) -> u64 {
+    crate::metrics::since_epoch_ns(at).saturating_add(1)
+}
+
+/// `counter` plus the span in progress since `since`, as of `now`, read so that successive
+/// reads never go down: `since` is read before and after `counter` and the read is retried if a
+/// span ended in between (see [`Timer`]'s drop for the other half).
+fn with_in_flight(counter: &AtomicU64, since: &AtomicU64, now: u64) -> u64 {
+    loop {
+        let before = since.load(Ordering::SeqCst);
+        let total = counter.load(Ordering::SeqCst);
+        if since.load(Ordering::SeqCst) == before {
+            return total
+                + if before == 0 {
+                    0
+                } else {
+                    now.saturating_sub(before)
+                };
+        }
+    }
 }
 
 /// A point-in-time copy of [`StageCounters`], for summaries.
@@ -41,8 +65,8 @@ pub struct CountersSnapshot {
 #[must_use = "the time is counted when the timer is dropped"]
 pub struct Timer<'a> {
     counter: &'a AtomicU64,
-    /// The span-in-progress slot to clear on drop (waiting and blocked timers only).
-    open: Option<&'a AtomicU64>,
+    /// The in-progress stamp this span sets, if live views can see it.
+    since: Option<&'a AtomicU64>,
     /// None when accounting is off (`TALARIA_ACCOUNTING=off`): no clock reads at all.
     started: Option<Instant>,
 }
@@ -50,11 +74,14 @@ pub struct Timer<'a> {
 impl Drop for Timer<'_> {
     fn drop(&mut self) {
         if let Some(started) = self.started {
-            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.counter.fetch_add(ns, Ordering::Relaxed);
-            if let Some(open) = self.open {
-                open.store(0, Ordering::Relaxed);
+            // Clear the stamp first, then read the clock, then add: a live reader that saw the
+            // span in progress took its `now` before the stamp was cleared, so it counted no
+            // more than the elapsed time added here (`with_in_flight`).
+            if let Some(since) = self.since {
+                since.store(0, Ordering::SeqCst);
             }
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.counter.fetch_add(ns, Ordering::SeqCst);
         }
     }
 }
@@ -67,19 +94,18 @@ impl StageCounters {
     pub fn time<'a>(&'a self, counter: &'a AtomicU64) -> Timer<'a> {
         Timer {
             counter,
-            open: None,
+            since: None,
             started: crate::metrics::accounting_on().then(Instant::now),
         }
     }
-    /// Like [`Self::time`], and publishes the span's start in `open` while it lasts.
-    fn time_open<'a>(&'a self, counter: &'a AtomicU64, open: &'a AtomicU64) -> Timer<'a> {
+    fn time_visibly<'a>(&'a self, counter: &'a AtomicU64, since: &'a AtomicU64) -> Timer<'a> {
         let started = crate::metrics::accounting_on().then(Instant::now);
-        if let Some(t) = started {
-            open.store(crate::metrics::since_epoch_ns(t) + 1, Ordering::Relaxed);
+        if let Some(at) = started {
+            since.store(stamp(at), Ordering::SeqCst);
         }
         Timer {
             counter,
-            open: started.map(|_| open),
+            since: Some(since),
             started,
         }
     }
@@ -89,27 +115,11 @@ impl StageCounters {
     }
     /// Time waiting for input.
     pub fn waiting(&self) -> Timer<'_> {
-        self.time_open(&self.wait_ns, &self.wait_open)
+        self.time_visibly(&self.wait_ns, &self.wait_since)
     }
     /// Time blocked on a full output (backpressure).
     pub fn blocked(&self) -> Timer<'_> {
-        self.time_open(&self.blocked_ns, &self.blocked_open)
-    }
-    /// (waiting, blocked) ns as of `now`, counting the span in progress, if any, up to `now`
-    /// (a sampler's view; the totals in [`Self::snapshot`] count a span once it has ended).
-    pub fn waiting_blocked_at(&self, now: Instant) -> (u64, u64) {
-        let now_ns = crate::metrics::since_epoch_ns(now);
-        let at = |closed: &AtomicU64, open: &AtomicU64| {
-            let done = closed.load(Ordering::Relaxed);
-            match open.load(Ordering::Relaxed) {
-                0 => done,
-                since => done + now_ns.saturating_sub(since - 1),
-            }
-        };
-        (
-            at(&self.wait_ns, &self.wait_open),
-            at(&self.blocked_ns, &self.blocked_open),
-        )
+        self.time_visibly(&self.blocked_ns, &self.blocked_since)
     }
     /// `rx.recv()`, timed as waiting for input and counted in `items_in` / `bytes_in`.
     pub fn recv<T: Weighted + Send>(&self, rx: &Receiver<T>) -> Option<T> {
@@ -141,6 +151,16 @@ impl StageCounters {
     pub fn count_out_n(&self, items: u64, bytes: usize) {
         Self::add(&self.items_out, items);
         Self::add(&self.bytes_out, bytes as u64);
+    }
+    /// [`StageCounters::snapshot`] for a live view: waiting and blocked time include a wait or
+    /// block still in progress at `now` (successive calls never go down).
+    pub fn snapshot_at(&self, now: Instant) -> CountersSnapshot {
+        let now = stamp(now);
+        CountersSnapshot {
+            wait_ns: with_in_flight(&self.wait_ns, &self.wait_since, now),
+            blocked_ns: with_in_flight(&self.blocked_ns, &self.blocked_since, now),
+            ..self.snapshot()
+        }
     }
     pub fn snapshot(&self) -> CountersSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -286,18 +306,27 @@ mod tests {
             (snap.items_out, snap.bytes_out, snap.items_in, snap.wait_ns),
             (3, 300, 0, 0)
         );
-        // A wait in progress is seen before it ends, and only once after.
+        // A wait in progress shows in a live snapshot, and is counted once when it ends.
+        let waiting = counters.waiting();
         let t0 = Instant::now();
-        let (w0, _) = counters.waiting_blocked_at(t0);
+        let live = counters
+            .snapshot_at(t0 + std::time::Duration::from_secs(1))
+            .wait_ns;
+        assert!(live >= 999_000_000, "{live}");
+        assert_eq!(counters.snapshot().wait_ns, 0);
+        drop(waiting);
+        let ended = counters.snapshot().wait_ns;
+        assert!(ended > 0);
+        assert_eq!(counters.snapshot_at(Instant::now()).wait_ns, ended);
+        // Seen while it lasts by a reader on the clock, and only once after.
         {
             let _wait = counters.waiting();
             std::thread::sleep(std::time::Duration::from_millis(3));
-            let (w, _) = counters.waiting_blocked_at(Instant::now());
-            assert!(w >= w0 + 2_000_000, "open wait not seen: {w} vs {w0}");
+            let w = counters.snapshot_at(Instant::now()).wait_ns;
+            assert!(w >= ended + 2_000_000, "open wait not seen: {w} vs {ended}");
         }
         let closed = counters.snapshot().wait_ns;
-        let (w, _) = counters.waiting_blocked_at(Instant::now());
-        assert_eq!(w, closed);
+        assert_eq!(counters.snapshot_at(Instant::now()).wait_ns, closed);
         let h = spawn("quick", || 5).unwrap();
         while !h.is_finished() {
             std::thread::yield_now();
