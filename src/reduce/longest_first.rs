@@ -290,6 +290,7 @@ pub struct Decisions {
     rep_pos: Vec<u32>,
     /// Representative ordinal -> (id, residues), when a cluster output needs them.
     rep_ids: Option<Vec<(Box<[u8]>, usize)>>,
+    /// Kept deltas' bytes plus the ids' (id + 24 per representative), against `delta_budget`.
     delta_bytes: usize,
     delta_budget: usize,
     /// Members whose delta was not kept.
@@ -318,6 +319,9 @@ impl Decisions {
         debug_assert_eq!(ordinal as usize, self.rep_pos.len());
         self.rep_pos.push(self.entries.len() as u32);
         if let Some(ids) = self.rep_ids.as_mut() {
+            // The ids share the deltas' budget: they cannot be recomputed, so they go first
+            // and leave less room for kept deltas.
+            self.delta_bytes += id.len() + 24;
             ids.push((id.into(), residues));
         }
         self.entries.push(Decision::Representative { ordinal });
@@ -340,15 +344,11 @@ impl Decisions {
         });
     }
 
-    /// Bytes held: the table and the kept deltas.
+    /// Bytes held: the table, the kept deltas and the representatives' ids.
     pub fn bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Decision>()
             + self.rep_pos.capacity() * 4
             + self.delta_bytes
-            + self
-                .rep_ids
-                .as_ref()
-                .map_or(0, |ids| ids.iter().map(|(id, _)| id.len() + 24).sum())
     }
 }
 
