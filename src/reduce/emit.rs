@@ -97,11 +97,6 @@ impl Emitter {
         }
     }
 
-    /// The sinks, for queue probes.
-    pub fn outputs(&self) -> &Outputs {
-        &self.outputs
-    }
-
     /// Bytes before the first record (kept in the deltas, so `reconstruct` restores them).
     pub fn preamble(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
         if let Some(deltas) = self.outputs.deltas.as_mut() {

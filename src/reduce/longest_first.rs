@@ -95,13 +95,12 @@ pub fn plan(
     order: ProcessingOrder,
     budget: usize,
 ) -> Result<Choice, ReduceError> {
-    let cannot = |why: &str| -> Result<Choice, ReduceError> {
-        match order {
-            ProcessingOrder::LongestFirst => Err(ReduceError::Usage(format!(
-                "--order longest-first reads the input twice, which {why} does not allow (use --order auto or input)"
-            ))),
-            _ => Ok(Choice::InputOrder(format!("input order ({why} is read once)"))),
-        }
+    let cannot = |why: &str| {
+        in_input_order(
+            order,
+            format!("input order ({why} is read once)"),
+            format!("--order longest-first reads the input twice, which {why} does not allow (use --order auto or input)"),
+        )
     };
     if order == ProcessingOrder::Input {
         return Ok(Choice::InputOrder("input order (as configured)".into()));
@@ -124,25 +123,26 @@ pub fn plan(
     let spans = match spans {
         Some(spans) => spans,
         None => {
-            // The scan used up the input: open it again where the caller left it (after
-            // `prefix`), so the pipeline reads it in arrival order as if nothing happened.
-            *input = Input::open(spec)?; // no second fallback warning
-            let mut skipped = Vec::with_capacity(prefix.len());
-            input.read_block(&mut skipped, prefix.len())?;
-            if skipped != prefix {
-                return Err(changed(path));
-            }
-            let why = format!(
-                "input order (longest first needs {BYTES_PER_RECORD} bytes a record, more than {} records fit in its {} MiB share of the memory limit)",
+            let need = format!(
+                "longest first needs {BYTES_PER_RECORD} bytes a record, more than {} records fit in its {} MiB share of the memory limit",
                 max_records,
                 budget >> 20
             );
-            return match order {
-                ProcessingOrder::LongestFirst => Err(ReduceError::Usage(format!(
-                    "--order longest-first: {why}; raise --memory-limit or use --order auto"
-                ))),
-                _ => Ok(Choice::InputOrder(why)),
-            };
+            if order != ProcessingOrder::LongestFirst {
+                // The scan used up the input: open it again where the caller left it (after
+                // `prefix`), so the pipeline reads it in arrival order as if nothing happened.
+                *input = Input::open(spec)?; // no second fallback warning
+                let mut skipped = Vec::with_capacity(prefix.len());
+                input.read_block(&mut skipped, prefix.len())?;
+                if skipped != prefix {
+                    return Err(changed(path));
+                }
+            }
+            return in_input_order(
+                order,
+                format!("input order ({need})"),
+                format!("--order longest-first: {need}; raise --memory-limit or use --order auto"),
+            );
         }
     };
     let mut order: Vec<u32> = (0..spans.len() as u32).collect();
@@ -156,6 +156,19 @@ pub fn plan(
         scan_seconds: started.elapsed().as_secs_f64(),
         scan_reads,
     }))
+}
+
+/// Arrival order, with `note` for the summary, unless longest first was required: then the
+/// usage error `refusal`.
+fn in_input_order(
+    order: ProcessingOrder,
+    note: String,
+    refusal: String,
+) -> Result<Choice, ReduceError> {
+    match order {
+        ProcessingOrder::LongestFirst => Err(ReduceError::Usage(refusal)),
+        _ => Ok(Choice::InputOrder(note)),
+    }
 }
 
 /// Every record's span, or `None` once there are more than `max_records` (or one over 4 GiB).

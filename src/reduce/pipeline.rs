@@ -220,7 +220,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         budgets.order_table,
     )?;
     let mut sequential_reader = None;
-    let (plan, order_note) = match choice {
+    let (plan, mut order_note) = match choice {
         Choice::LongestFirst(plan) => {
             sequential_reader = Some(crate::reduce::io::describe(
                 &input,
@@ -468,7 +468,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             }
         };
         stage::spawn("writer", move || -> Result<_, ReduceError> {
-            let mut writer = Writer::to(index, decider, destination);
+            let mut writer = Writer::new(index, decider, destination);
             let counters = metrics::counters();
             loop {
                 let next = {
@@ -567,7 +567,6 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         ));
     };
     stats.add(&writer_stats);
-    let mut order_note = order_note;
     let mut order_reads = Vec::new();
     let scan_reads = plan.as_ref().map(|p| p.scan_reads).unwrap_or_default();
     let sinks = match (finished, plan, held_outputs) {

@@ -88,15 +88,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(index: Arc<RwLock<RepIndex>>, decider: Decider, outputs: Outputs) -> Writer {
-        Writer::to(
-            index,
-            decider,
-            Destination::Emit(Box::new(Emitter::new(outputs))),
-        )
-    }
-
-    pub fn to(index: Arc<RwLock<RepIndex>>, decider: Decider, destination: Destination) -> Writer {
+    pub fn new(index: Arc<RwLock<RepIndex>>, decider: Decider, destination: Destination) -> Writer {
         Writer {
             index,
             decider,
