@@ -92,6 +92,12 @@ pub struct TuningArgs {
     /// monitoring.statsd_host:statsd_port every metrics_interval_ms), or none [monitoring.metrics_export].
     #[arg(long, value_name = "WHERE", value_parser = ["none", "prometheus", "statsd"])]
     pub metrics_export: Option<String>,
+    /// Workload preset: high_similarity (families > 95% identical: shortcuts before the DP,
+    /// harder-compressed deltas) or low_similarity (thresholds below ~70%: sketch candidates,
+    /// wider first band, fewer candidates), or none; README, "Workload presets"
+    /// [performance.profile_preset].
+    #[arg(long, value_name = "PRESET", value_parser = parse_preset)]
+    pub profile_preset: Option<config::ProfilePreset>,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
 }
@@ -255,6 +261,7 @@ impl TuningArgs {
                 .metrics_export
                 .as_deref()
                 .and_then(config::MetricsExport::parse),
+            profile_preset: self.profile_preset,
         })
     }
 
@@ -264,6 +271,11 @@ impl TuningArgs {
             .clone()
             .or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from))
     }
+}
+
+fn parse_preset(text: &str) -> Result<config::ProfilePreset, String> {
+    config::ProfilePreset::parse(text)
+        .ok_or_else(|| "expected none, high_similarity or low_similarity".to_string())
 }
 
 fn input_path(text: &str) -> Option<PathBuf> {

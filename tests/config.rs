@@ -124,6 +124,7 @@ fn every_flag_overrides() {
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
         metrics_export: Some(talaria::config::MetricsExport::Statsd),
+        profile_preset: Some(talaria::config::ProfilePreset::HighSimilarity),
     };
     let c = load_with_env(None, &flags, &env(&[("TALARIA_REDUCE_THRESHOLD", "0.5")])).unwrap();
     assert_eq!(
@@ -131,6 +132,11 @@ fn every_flag_overrides() {
         talaria::config::MetricsExport::Statsd
     );
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
+    assert_eq!(
+        c.performance.profile_preset,
+        talaria::config::ProfilePreset::HighSimilarity
+    );
+    assert!(c.performance.high_similarity.fast_exact_match);
     assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
     assert!(!c.alignment.use_approximation);
     assert_eq!(c.alignment.min_shared_kmers, 12);

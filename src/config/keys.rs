@@ -4,7 +4,8 @@
 
 use super::size::format_size;
 use super::{
-    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
+    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ProfilePreset,
+    ThreadAffinity,
 };
 use crate::alloc::Allocator;
 use std::net::IpAddr;
@@ -52,14 +53,8 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.small_files.batch_size", PRESET),
     ("performance.small_files.cache_entire_file", PRESET),
     ("performance.small_files.minimize_overhead", PRESET),
-    ("performance.high_similarity.use_diff_encoding", PRESET),
-    ("performance.high_similarity.reference_caching", PRESET),
-    ("performance.high_similarity.delta_compression", PRESET),
-    ("performance.high_similarity.fast_exact_match", PRESET),
-    ("performance.low_similarity.use_approximate_matching", PRESET),
-    ("performance.low_similarity.increase_band_width", PRESET),
-    ("performance.low_similarity.reduce_cache_size", PRESET),
-    ("performance.low_similarity.aggressive_filtering", PRESET),
+    ("performance.high_similarity.reference_caching", NEEDS_CACHE),
+    ("performance.low_similarity.reduce_cache_size", NEEDS_CACHE),
     ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
@@ -85,7 +80,8 @@ const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, 
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
-const PRESET: &str = "workload presets are not implemented yet";
+const PRESET: &str = "talaria has one streaming code path, bounded by performance.memory_limit, for inputs of any size, so there is no large- or small-file mode to switch; set chunk_size and threads in [performance]";
+const NEEDS_CACHE: &str = "this switch acts on the reference cache (performance.cache_alignments), which this version does not have";
 const NETWORK: &str = "network-storage tuning is not implemented";
 const GPU: &str = "talaria has no GPU backend";
 
@@ -139,9 +135,17 @@ pub(crate) enum Field {
     PrometheusEndpoint,
     StatsdHost,
     StatsdPort,
+    // Workload presets (config/preset.rs).
+    ProfilePreset,
+    UseDiffEncoding,
+    DeltaCompression,
+    FastExactMatch,
+    UseApproximateMatching,
+    IncreaseBandWidth,
+    AggressiveFiltering,
 }
 
-pub(crate) const FIELD_COUNT: usize = 47;
+pub(crate) const FIELD_COUNT: usize = 54;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -178,6 +182,8 @@ pub(crate) enum Kind {
     Prefetch,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
+    /// "none", "high_similarity" or "low_similarity".
+    Preset,
     /// "none", "prometheus" or "statsd".
     Export,
     /// An IPv4 or IPv6 address such as "127.0.0.1" or "::".
@@ -199,6 +205,7 @@ pub(crate) enum Value {
     IoEngine(IoEngine),
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
+    Preset(ProfilePreset),
     Allocator(Allocator),
     Export(MetricsExport),
     Ip(IpAddr),
@@ -262,6 +269,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
+    // Workload presets (README, "Workload presets"; config/preset.rs).
+    KeySpec { name: "performance.profile_preset", field: Field::ProfilePreset, kind: Kind::Preset, flag: Some("--profile-preset") },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
@@ -277,6 +286,12 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
     KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.high_similarity.use_diff_encoding", field: Field::UseDiffEncoding, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.high_similarity.delta_compression", field: Field::DeltaCompression, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.high_similarity.fast_exact_match", field: Field::FastExactMatch, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.low_similarity.use_approximate_matching", field: Field::UseApproximateMatching, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.low_similarity.increase_band_width", field: Field::IncreaseBandWidth, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.low_similarity.aggressive_filtering", field: Field::AggressiveFiltering, kind: Kind::Bool, flag: None },
     // Metrics export while a job runs (README, "Profiling and monitoring"). The interval is the
     // StatsD send period: 10 ms is already 100 datagrams a second; an hour is the longest.
     KeySpec { name: "monitoring.collect_metrics", field: Field::CollectMetrics, kind: Kind::Bool, flag: None },
@@ -428,6 +443,7 @@ impl Kind {
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
+            Kind::Preset => "one of \"none\", \"high_similarity\", \"low_similarity\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
@@ -457,6 +473,7 @@ impl Kind {
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
+            (Kind::Preset, Value::Preset(_)) => true,
             (Kind::Allocator, Value::Allocator(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
@@ -484,6 +501,7 @@ impl Kind {
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
+            (Kind::Preset, T::String(s)) => Value::Preset(ProfilePreset::parse(s)?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
@@ -507,6 +525,7 @@ impl Kind {
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
+            Kind::Preset => Value::Preset(ProfilePreset::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),

@@ -10,6 +10,7 @@
 mod env;
 mod file;
 mod keys;
+mod preset;
 mod show;
 mod size;
 
@@ -21,6 +22,10 @@ pub use keys::{
     env_var_name, not_applicable, ENV_PREFIX, MIN_MEMORY_LIMIT, NOT_IMPLEMENTED, OTHER_ENV_VARS,
 };
 use keys::{Field, KeySpec, Value, FIELD_COUNT};
+pub use preset::{
+    HighSimilarityConfig, LowSimilarityConfig, ProfilePreset, AGGRESSIVE_MAX_CANDIDATES,
+    AGGRESSIVE_MIN_SHARED, BAND_FACTOR, DELTA_COMPRESSION_LEVEL,
+};
 pub use size::format_size;
 
 /// Which alphabet to reduce with.
@@ -326,6 +331,10 @@ pub struct PerformanceConfig {
     pub use_page_locking: bool,
     /// ...up to this many bytes (`locked_memory_gb`), inside the memory limit.
     pub locked_memory: u64,
+    /// Workload preset (config/preset.rs) and the switches of its sections.
+    pub profile_preset: ProfilePreset,
+    pub high_similarity: HighSimilarityConfig,
+    pub low_similarity: LowSimilarityConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -402,6 +411,17 @@ impl Default for Config {
                 parallel_io: false,
                 use_page_locking: false,
                 locked_memory: 1 << 30,
+                profile_preset: ProfilePreset::None,
+                high_similarity: HighSimilarityConfig {
+                    use_diff_encoding: false,
+                    delta_compression: false,
+                    fast_exact_match: false,
+                },
+                low_similarity: LowSimilarityConfig {
+                    use_approximate_matching: false,
+                    increase_band_width: false,
+                    aggressive_filtering: false,
+                },
             },
             // The user guide's [monitoring] example, with the endpoint on loopback only: a
             // job's figures are not published to the network unless prometheus_bind says so.
@@ -444,6 +464,7 @@ pub struct Overrides {
     pub thread_affinity: Option<ThreadAffinity>,
     pub io_engine: Option<IoEngine>,
     pub metrics_export: Option<MetricsExport>,
+    pub profile_preset: Option<ProfilePreset>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -454,6 +475,8 @@ pub struct ConfigError(pub String);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     Default,
+    /// Set by `performance.profile_preset` or one of its switches (config/preset.rs).
+    Preset,
     File,
     Env,
     Flag,
@@ -576,6 +599,13 @@ impl Config {
             Field::PrometheusEndpoint => Value::Text(m.prometheus_endpoint.clone()),
             Field::StatsdHost => Value::Text(m.statsd_host.clone()),
             Field::StatsdPort => Value::Count(m.statsd_port.into()),
+            Field::ProfilePreset => Value::Preset(p.profile_preset),
+            Field::UseDiffEncoding => Value::Bool(p.high_similarity.use_diff_encoding),
+            Field::DeltaCompression => Value::Bool(p.high_similarity.delta_compression),
+            Field::FastExactMatch => Value::Bool(p.high_similarity.fast_exact_match),
+            Field::UseApproximateMatching => Value::Bool(p.low_similarity.use_approximate_matching),
+            Field::IncreaseBandWidth => Value::Bool(p.low_similarity.increase_band_width),
+            Field::AggressiveFiltering => Value::Bool(p.low_similarity.aggressive_filtering),
         }
     }
 
@@ -640,6 +670,17 @@ impl Config {
             (Field::PrometheusEndpoint, Value::Text(t)) => m.prometheus_endpoint = t,
             (Field::StatsdHost, Value::Text(t)) => m.statsd_host = t,
             (Field::StatsdPort, v) => m.statsd_port = port(v),
+            (Field::ProfilePreset, Value::Preset(x)) => p.profile_preset = x,
+            (Field::UseDiffEncoding, Value::Bool(b)) => p.high_similarity.use_diff_encoding = b,
+            (Field::DeltaCompression, Value::Bool(b)) => p.high_similarity.delta_compression = b,
+            (Field::FastExactMatch, Value::Bool(b)) => p.high_similarity.fast_exact_match = b,
+            (Field::UseApproximateMatching, Value::Bool(b)) => {
+                p.low_similarity.use_approximate_matching = b
+            }
+            (Field::IncreaseBandWidth, Value::Bool(b)) => p.low_similarity.increase_band_width = b,
+            (Field::AggressiveFiltering, Value::Bool(b)) => {
+                p.low_similarity.aggressive_filtering = b
+            }
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -694,6 +735,13 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::PrometheusEndpoint,
     Field::StatsdHost,
     Field::StatsdPort,
+    Field::ProfilePreset,
+    Field::UseDiffEncoding,
+    Field::DeltaCompression,
+    Field::FastExactMatch,
+    Field::UseApproximateMatching,
+    Field::IncreaseBandWidth,
+    Field::AggressiveFiltering,
 ];
 
 /// Where one effective value came from.
@@ -719,6 +767,7 @@ impl Origin {
     fn subject(&self) -> String {
         match self.source {
             Source::Default => format!("key '{}'", self.key),
+            Source::Preset => format!("key '{}' (set by {})", self.key, self.name),
             Source::File => format!("{}: key '{}'", self.name, self.key),
             Source::Env => format!("environment variable {} ({})", self.name, self.key),
             Source::Flag => self.name.clone(),
@@ -760,6 +809,7 @@ fn resolve(
     }
     resolved.apply(env::settings(env)?)?;
     resolved.apply(flag_settings(overrides))?;
+    resolved.apply_preset();
     resolved.validate()?;
     Ok(resolved)
 }
@@ -804,6 +854,10 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         (
             "monitoring.metrics_export",
             o.metrics_export.map(Value::Export),
+        ),
+        (
+            "performance.profile_preset",
+            o.profile_preset.map(Value::Preset),
         ),
     ];
     given

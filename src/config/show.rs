@@ -9,7 +9,7 @@ use super::{Resolved, Source};
 pub(crate) fn render(resolved: &Resolved) -> String {
     let mut out = String::from(
         "# talaria configuration in effect.\n\
-         # Precedence: default < config file < TALARIA_* environment variables < command-line flags.\n",
+         # Precedence: default < profile preset < config file < TALARIA_* environment variables < command-line flags.\n",
     );
     let mut section = "";
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -26,7 +26,9 @@ pub(crate) fn render(resolved: &Resolved) -> String {
         let origin = &resolved.origins[spec.field as usize];
         let mut comment = match origin.source {
             Source::Default => "default".to_string(),
-            Source::File | Source::Env | Source::Flag => format!("from {}", origin.name),
+            Source::File | Source::Env | Source::Flag | Source::Preset => {
+                format!("from {}", origin.name)
+            }
         };
         if origin.key != spec.name {
             let alias = origin.key.rsplit('.').next().unwrap_or(origin.key);
@@ -88,6 +90,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         // Paths and hosts are printable ASCII without quotes or backslashes (see keys.rs).
         (_, Value::Text(t)) => format!("\"{t}\""),
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
+        (_, Value::Preset(p)) => format!("\"{}\"", p.name()),
         (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",

@@ -43,7 +43,8 @@ pub const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 /// zstd window (log2 bytes) the writer uses and the reader accepts: a hostile frame cannot make the
 /// decoder reserve more than this.
 const ZSTD_WINDOW_LOG: u32 = 21;
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of the frames unless the caller asks for another ([`DeltaWriter::with_level`]).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Compressed size cap: zstd's worst-case expansion of `MAX_FRAME_PAYLOAD` is well under 1/64.
 const MAX_FRAME_COMPRESSED: u64 = (MAX_FRAME_PAYLOAD as u64) + (MAX_FRAME_PAYLOAD as u64 >> 6);
 /// The trailer holds 7 fields, at most 66 bytes; anything larger is not a trailer.
@@ -183,7 +184,13 @@ pub struct DeltaWriter<W: Write> {
 }
 
 impl<W: Write> DeltaWriter<W> {
-    pub fn new(mut inner: W, header: &FileHeader) -> std::io::Result<Self> {
+    pub fn new(inner: W, header: &FileHeader) -> std::io::Result<Self> {
+        Self::with_level(inner, header, DEFAULT_ZSTD_LEVEL)
+    }
+
+    /// A writer whose frames are compressed at zstd `level` (the reader accepts any level: the
+    /// window stays capped at the same size).
+    pub fn with_level(mut inner: W, header: &FileHeader, level: i32) -> std::io::Result<Self> {
         if !plausible_header(header) {
             return Err(invalid_input(format!(
                 "deltas header out of range: threshold {} (needs 0 < t <= 1), coverage {} \
@@ -203,9 +210,9 @@ impl<W: Write> DeltaWriter<W> {
         head.extend_from_slice(&crc32fast::hash(&record).to_le_bytes());
         inner.write_all(&head)?;
 
-        // Single-threaded level 3 with a fixed window: the bytes depend only on the payload (and
-        // the zstd version), and the reader can cap its window at the same size.
-        let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+        // Single-threaded, one level, a fixed window: the bytes depend only on the payload, the
+        // level (and the zstd version), and the reader can cap its window at the same size.
+        let mut compressor = zstd::bulk::Compressor::new(level)?;
         compressor.set_parameter(CParameter::WindowLog(ZSTD_WINDOW_LOG))?;
         compressor.set_parameter(CParameter::ChecksumFlag(false))?;
         compressor.set_parameter(CParameter::ContentSizeFlag(true))?;

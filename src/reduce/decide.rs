@@ -32,6 +32,25 @@ pub struct Params {
     pub kmer_filter: bool,
     /// Candidates share at least this many k-mers (`alignment.min_shared_kmers`; 0 = no floor).
     pub min_shared: u32,
+    /// Shortcuts tried before the LCS bound and the DP (`[performance.high_similarity]`).
+    pub shortcuts: Shortcuts,
+}
+
+/// Joins found without a DP matrix, along the seed diagonal. Each is still a real alignment
+/// (ungapped) that reaches both thresholds; the DP might have found a higher-scoring one, so a
+/// shortcut can change which delta is written, never whether the join is valid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shortcuts {
+    /// `fast_exact_match`: the shorter sequence lies unchanged (ignoring case) inside the longer.
+    pub exact: bool,
+    /// `use_diff_encoding`: the ungapped comparison reaches the thresholds with substitutions.
+    pub ungapped: bool,
+}
+
+impl Shortcuts {
+    pub fn any(self) -> bool {
+        self.exact || self.ungapped
+    }
 }
 
 /// What the prefetcher computes per record (needs no shared state).
@@ -132,6 +151,9 @@ pub struct DecideStats {
     pub band_max: u64,
     /// Passed alignments by identity percent (floor), 0..=100.
     pub identity_pct: [u64; 101],
+    /// Joins made by a shortcut (`Shortcuts`), without a DP: exact containment, ungapped diff.
+    pub shortcut_exact: u64,
+    pub shortcut_ungapped: u64,
 }
 
 impl Default for DecideStats {
@@ -154,6 +176,8 @@ impl Default for DecideStats {
             band_min: u64::MAX,
             band_max: 0,
             identity_pct: [0; 101],
+            shortcut_exact: 0,
+            shortcut_ungapped: 0,
         }
     }
 }
@@ -189,6 +213,8 @@ impl DecideStats {
         for (a, b) in self.identity_pct.iter_mut().zip(&o.identity_pct) {
             *a += b;
         }
+        self.shortcut_exact += o.shortcut_exact;
+        self.shortcut_ungapped += o.shortcut_ungapped;
     }
 }
 
@@ -336,6 +362,16 @@ impl Decider {
     fn try_join(&mut self, seq: &[u8], rep: &RepSeq) -> Option<Join> {
         let lens = (seq.len(), rep.seq.len());
         let threshold = self.params.threshold;
+        // The shortcuts need the seed first; without them the seed waits until the LCS bound has
+        // had its chance to skip the pair.
+        let mut early_seed = None;
+        if self.params.shortcuts.any() {
+            let seed = self.seed(seq, &rep.seq);
+            if let Some(join) = self.shortcut(seq, rep, seed.best) {
+                return Some(join);
+            }
+            early_seed = Some(seed);
+        }
         // No alignment has more identical columns than the LCS: skip the pairs it rules out,
         // with the very test an alignment must pass below (exact: they would fail in any band).
         // `need` only lets the LCS stop early; it is kept below the first passing count.
@@ -348,7 +384,10 @@ impl Decider {
                 return None;
             }
         }
-        let seed = self.seed(seq, &rep.seq);
+        let seed = match early_seed {
+            Some(seed) => seed,
+            None => self.seed(seq, &rep.seq),
+        };
         let mut band = self.params.band.first(threshold, seed, lens.0.min(lens.1));
         let mut widenings = 0;
         let (aln, identity) = loop {
@@ -390,6 +429,65 @@ impl Decider {
             self.stats.passed_after_widening += 1;
         }
         self.stats.alignments_passed += 1;
+        self.stats.identity_pct[((identity * 100.0).floor() as usize).min(100)] += 1;
+        let mut delta = Vec::new();
+        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
+        Some(Join {
+            rep: rep.ordinal,
+            identity,
+            delta,
+            exact: false,
+        })
+    }
+
+    /// The ungapped alignment of `seq` (query) and `rep` (target) on `diagonal`
+    /// (`target_pos - query_pos`), as a join when a shortcut allows it and it reaches the
+    /// identity and coverage thresholds. Counted apart from the DP alignments (`shortcut_*`).
+    fn shortcut(&mut self, seq: &[u8], rep: &RepSeq, diagonal: i64) -> Option<Join> {
+        let (n, m) = (seq.len() as i64, rep.seq.len() as i64);
+        let (first, last) = ((-diagonal).max(0), n.min(m - diagonal));
+        if first >= last {
+            return None;
+        }
+        let (q, t) = (first as usize, (first + diagonal) as usize);
+        let len = (last - first) as usize;
+        let (query, target) = (&seq[q..q + len], &rep.seq[t..t + len]);
+        let shorter = n.min(m) as usize;
+        let identical = query
+            .iter()
+            .zip(target)
+            .filter(|(a, b)| a.eq_ignore_ascii_case(b))
+            .count();
+        let contained = identical == len && len == shorter;
+        let identity = identical as f64 / shorter as f64;
+        let coverage = len as f64 / n as f64;
+        let allowed = (self.params.shortcuts.exact && contained) || self.params.shortcuts.ungapped;
+        if !allowed
+            || identity + 1e-12 < self.params.threshold
+            || coverage + 1e-12 < self.params.coverage
+        {
+            return None;
+        }
+        let scoring = self.aligner.scoring();
+        let score = query
+            .iter()
+            .zip(target)
+            .map(|(&a, &b)| scoring.score(a, b))
+            .sum();
+        let aln = Alignment {
+            score,
+            query_start: q,
+            query_end: q + len,
+            target_start: t,
+            target_end: t + len,
+            identical,
+            ops: vec![(AlignOp::Pair, len as u32)],
+        };
+        if contained && self.params.shortcuts.exact {
+            self.stats.shortcut_exact += 1;
+        } else {
+            self.stats.shortcut_ungapped += 1;
+        }
         self.stats.identity_pct[((identity * 100.0).floor() as usize).min(100)] += 1;
         let mut delta = Vec::new();
         ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);

@@ -252,6 +252,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         },
         kmer_filter: cfg.alignment.use_approximation,
         min_shared: cfg.alignment.min_shared_kmers.min(u32::MAX as usize) as u32,
+        shortcuts: crate::reduce::decide::Shortcuts {
+            exact: cfg.performance.high_similarity.fast_exact_match,
+            ungapped: cfg.performance.high_similarity.use_diff_encoding,
+        },
     };
     let sketch = params.sketch;
 
@@ -266,7 +270,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     threshold: params.threshold,
                     coverage: params.coverage,
                 };
-                Some(DeltaWriter::new(sink, &header).map_err(|e| sink_error(path, e))?)
+                Some(
+                    DeltaWriter::with_level(sink, &header, deltas_level(cfg))
+                        .map_err(|e| sink_error(path, e))?,
+                )
             }
             None => None,
         },
@@ -678,6 +685,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         widened: stats.widened,
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
+        preset: preset_report(cfg, &stats),
         placement: pinning.map(|p| p.report()),
         allocator: crate::alloc::COMPILED.name().into(),
         huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
@@ -832,4 +840,50 @@ fn sequence_lines(prefix: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The preset line of the summary: None unless a preset is selected or a switch is on.
+fn preset_report(
+    cfg: &Config,
+    stats: &crate::reduce::decide::DecideStats,
+) -> Option<crate::reduce::summary::PresetReport> {
+    let p = &cfg.performance;
+    let (h, l) = (&p.high_similarity, &p.low_similarity);
+    let tweaks: Vec<String> = [
+        (h.use_diff_encoding, "high_similarity.use_diff_encoding"),
+        (h.delta_compression, "high_similarity.delta_compression"),
+        (h.fast_exact_match, "high_similarity.fast_exact_match"),
+        (
+            l.use_approximate_matching,
+            "low_similarity.use_approximate_matching",
+        ),
+        (l.increase_band_width, "low_similarity.increase_band_width"),
+        (
+            l.aggressive_filtering,
+            "low_similarity.aggressive_filtering",
+        ),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name.to_string())
+    .collect();
+    if tweaks.is_empty() && p.profile_preset == crate::config::ProfilePreset::None {
+        return None;
+    }
+    Some(crate::reduce::summary::PresetReport {
+        preset: p.profile_preset.name().into(),
+        tweaks,
+        shortcut_exact: stats.shortcut_exact,
+        shortcut_ungapped: stats.shortcut_ungapped,
+        deltas_zstd_level: deltas_level(cfg),
+    })
+}
+
+/// The deltas file's zstd level: harder with `high_similarity.delta_compression`.
+fn deltas_level(cfg: &Config) -> i32 {
+    if cfg.performance.high_similarity.delta_compression {
+        crate::config::DELTA_COMPRESSION_LEVEL
+    } else {
+        crate::delta::file::DEFAULT_ZSTD_LEVEL
+    }
 }

@@ -46,6 +46,8 @@ pub struct Summary {
     /// Candidates skipped without aligning: LCS below the threshold.
     pub ruled_out_by_lcs: u64,
     pub passed_after_widening: u64,
+    /// The workload preset and the tweaks in effect (None when no switch is on).
+    pub preset: Option<PresetReport>,
     /// Where the aligners ran, when pinned (`--pin-threads`).
     pub placement: Option<crate::reduce::placement::PlacementReport>,
     /// The global allocator compiled in (`performance.memory.allocator`).
@@ -232,6 +234,30 @@ impl fmt::Display for Summary {
         if let Some(placement) = &self.placement {
             writeln!(f, "  {placement}")?;
         }
+        if let Some(p) = &self.preset {
+            writeln!(
+                f,
+                "  preset: {} ({}); shortcut joins: {} exact containment, {} ungapped diff",
+                p.preset,
+                p.tweaks.join(", "),
+                p.shortcut_exact,
+                p.shortcut_ungapped
+            )?;
+        }
         Ok(())
     }
+}
+
+/// What `performance.profile_preset` and its switches did (config/preset.rs).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PresetReport {
+    /// `none` when switches were set on their own.
+    pub preset: String,
+    /// The switches on, as `section.key` names.
+    pub tweaks: Vec<String>,
+    /// Joins by the shortcuts before the DP (`fast_exact_match`, `use_diff_encoding`).
+    pub shortcut_exact: u64,
+    pub shortcut_ungapped: u64,
+    /// zstd level of the deltas file's frames.
+    pub deltas_zstd_level: i32,
 }
