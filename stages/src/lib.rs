@@ -29,11 +29,13 @@ pub mod budget;
 pub mod channel;
 pub mod export;
 pub mod memory;
+pub mod numa;
 pub mod metrics;
 pub mod ordered;
 pub mod reader;
 pub mod sink;
 pub mod stage;
+pub mod stealing;
 pub mod term;
 pub mod topology;
 
