@@ -19,6 +19,7 @@ pub mod longest_first;
 pub mod memtrace;
 pub mod monitor;
 pub mod pipeline;
+pub mod numa;
 pub mod placement;
 pub mod profile;
 mod profile_html;
