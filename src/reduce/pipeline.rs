@@ -298,6 +298,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             interleave: crate::reduce::placement::interleave_nodes(pinning.as_deref()),
         },
     );
+    if let Some(e) = &index.stats.interleave_error {
+        eprintln!("talaria: warning: could not interleave the representative index (mbind: {e}); it stays where the kernel puts it");
+    }
     index.set_prefetch(cfg.performance.intel.prefetch_hint);
     let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {

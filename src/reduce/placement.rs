@@ -74,12 +74,26 @@ pub fn plan(
 /// The per-L3 queues of a run (`performance.amd.ccx_affinity`), or `None` when the plan has no
 /// pinned aligners (affinity `none`).
 pub fn queues(topology: &Topology, plan: &[Placement], config: &Config) -> Option<QueuePlan> {
-    topology::queue_plan(
-        topology,
-        plan,
-        config.performance.amd.infinity_fabric_aware,
-    )
+    let fabric_aware = config.performance.amd.infinity_fabric_aware;
+    if std::env::var_os(SPLIT_QUEUES).is_some_and(|v| v == "1") {
+        // Test-only: every pinned aligner its own "L3 domain", so stealing between queues runs
+        // on a machine with one L3.
+        let placements: Vec<Placement> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Placement {
+                l3: p.pin.then_some(i),
+                ..p.clone()
+            })
+            .collect();
+        return topology::queue_plan(topology, &placements, fabric_aware);
+    }
+    topology::queue_plan(topology, plan, fabric_aware)
 }
+
+/// Test-only switch (not a `TALARIA_` variable: talaria refuses unknown ones): `1` gives every
+/// pinned aligner a queue of its own, as if each sat in its own L3 domain.
+pub const SPLIT_QUEUES: &str = "TLR_TEST_QUEUE_PER_ALIGNER";
 
 /// Pinning for one run: `None` from [`Pinning::for_run`] when pinning is off.
 pub struct Pinning {
