@@ -39,11 +39,13 @@ impl Memory {
         let node_of = |p: &Placement| p.cpus.first().and_then(|&c| t.cpu(c)).map(|c| c.numa);
         let policies = plan
             .iter()
-            .map(|p| match (numa.numa_aware, numa.local_allocation, p.pin, node_of(p)) {
-                (true, true, true, Some(n)) => Policy::Preferred(NodeSet::of(&[n])).describe(),
-                (true, false, true, _) => "default (first touch)".into(),
-                _ => "default".into(),
-            })
+            .map(
+                |p| match (numa.numa_aware, numa.local_allocation, p.pin, node_of(p)) {
+                    (true, true, true, Some(n)) => Policy::Preferred(NodeSet::of(&[n])).describe(),
+                    (true, false, true, _) => "default (first touch)".into(),
+                    _ => "default".into(),
+                },
+            )
             .collect();
         let queues = config
             .performance
@@ -166,10 +168,7 @@ fn render_text(t: &Topology, config: &Config, plan: &[Placement], memory: &Memor
             if p.pin { "" } else { " (not pinned)" }
         ));
     }
-    out.push_str(&format!(
-        "index memory policy: {}\n",
-        memory.index_policy
-    ));
+    out.push_str(&format!("index memory policy: {}\n", memory.index_policy));
     match &memory.queues {
         Some(q) => {
             for d in &q.domains {
@@ -192,7 +191,8 @@ fn render_text(t: &Topology, config: &Config, plan: &[Placement], memory: &Memor
                 ));
             }
         }
-        None => out.push_str("queues: one shared by all aligners (ccx_affinity off or nothing pinned)\n"),
+        None => out
+            .push_str("queues: one shared by all aligners (ccx_affinity off or nothing pinned)\n"),
     }
     out
 }

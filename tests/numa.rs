@@ -10,7 +10,13 @@ use common::{ok, talaria};
 use serde_json::Value;
 
 /// Outputs (reduced FASTA, deltas, clusters) and the summary of one run of the sample.
-fn run(dir: &std::path::Path, name: &str, config: &str, args: &[&str], env: &[(&str, &str)]) -> (Vec<Vec<u8>>, String) {
+fn run(
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<Vec<u8>>, String) {
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(&cfg, config).unwrap();
     let files: Vec<_> = ["fa", "d", "tsv"]
@@ -75,7 +81,10 @@ fn outputs_identical_for_any_thread_count_with_queues_on_or_off() {
         let (plain, _) = run(dir.path(), &format!("plain{threads}"), "", &args, &[]);
         assert!(plain == baseline, "-j {threads} changed the outputs");
         let (on, summary) = run(dir.path(), &format!("on{threads}"), ALL_ON, &args, &[]);
-        assert!(on == baseline, "-j {threads} with ccx_affinity + numa_aware changed the outputs");
+        assert!(
+            on == baseline,
+            "-j {threads} with ccx_affinity + numa_aware changed the outputs"
+        );
         let counts = queue_counts(&summary);
         assert_eq!(counts.len(), 1, "one L3 domain here: {summary}");
         assert_eq!(counts[0].0, chunks, "{summary}");
@@ -87,12 +96,19 @@ fn outputs_identical_for_any_thread_count_with_queues_on_or_off() {
             &args,
             &[("TLR_TEST_QUEUE_PER_ALIGNER", "1")],
         );
-        assert!(split == baseline, "-j {threads} with a queue per aligner changed the outputs");
+        assert!(
+            split == baseline,
+            "-j {threads} with a queue per aligner changed the outputs"
+        );
         let counts = queue_counts(&summary);
         assert_eq!(counts.len(), threads.parse::<usize>().unwrap(), "{summary}");
         let sum = |f: fn(&(u64, u64, u64, u64, u64)) -> u64| counts.iter().map(f).sum::<u64>();
         assert_eq!(sum(|c| c.0), chunks, "every chunk dealt once: {summary}");
-        assert_eq!(sum(|c| c.2) + sum(|c| c.3), chunks, "every chunk taken once: {summary}");
+        assert_eq!(
+            sum(|c| c.2) + sum(|c| c.3),
+            chunks,
+            "every chunk taken once: {summary}"
+        );
         assert_eq!(sum(|c| c.3), sum(|c| c.4), "steals balance: {summary}");
         // Runs of 2 chunks per aligner: at least chunks / 2 runs in all.
         assert!(sum(|c| c.1) >= chunks / 2, "{summary}");
@@ -125,8 +141,17 @@ fn policies_are_visible_to_the_kernel() {
     assert!(policies.iter().all(|p| p.starts_with("prefer:")), "{line}");
     // The nodes in use here, interleaved: on a one-node machine, interleave:0.
     assert!(line.contains("; index interleave:"), "{line}");
-    let seen = line.split("(numa_maps: ").nth(1).map(|s| s.trim_end_matches(')'));
-    let asked = line.split("; index ").nth(1).unwrap().split(',').next().unwrap();
+    let seen = line
+        .split("(numa_maps: ")
+        .nth(1)
+        .map(|s| s.trim_end_matches(')'));
+    let asked = line
+        .split("; index ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
     if let Some(seen) = seen {
         assert_eq!(seen, asked, "{line}");
     }
@@ -159,8 +184,14 @@ fn refused_syscalls_are_one_warning() {
         .collect();
     assert_eq!(warnings.len(), 1, "{summary}");
     assert!(warnings[0].contains("Operation not permitted"), "{summary}");
-    assert!(summary.contains("failed (set_mempolicy: Operation not permitted"), "{summary}");
-    assert!(summary.contains("not bound: mbind: Operation not permitted"), "{summary}");
+    assert!(
+        summary.contains("failed (set_mempolicy: Operation not permitted"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("not bound: mbind: Operation not permitted"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -173,7 +204,10 @@ fn keys_without_pinning_or_beyond_the_machine_warn() {
         &["-j", "2"],
         &[],
     );
-    for key in ["performance.amd.ccx_affinity", "performance.numa.numa_aware"] {
+    for key in [
+        "performance.amd.ccx_affinity",
+        "performance.numa.numa_aware",
+    ] {
         assert!(
             summary.contains(&format!(
                 "talaria: warning: {key} has no effect: aligners are not pinned"
@@ -205,7 +239,10 @@ fn keys_without_pinning_or_beyond_the_machine_warn() {
             "{summary}"
         );
     }
-    assert!(summary.contains("placement: 2 aligners pinned"), "{summary}");
+    assert!(
+        summary.contains("placement: 2 aligners pinned"),
+        "{summary}"
+    );
 }
 
 fn hwloc_built() -> bool {
@@ -230,7 +267,11 @@ fn topology(synthetic: &str, config: &str, args: &[&str]) -> Value {
 }
 
 fn list(v: &Value) -> Vec<u64> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
 }
 
 /// 2 sockets x 2 NUMA nodes x 4 L3 x 8 cores x 2 threads: 16 scattered aligners get 16 queues,
@@ -241,7 +282,11 @@ fn big_server_queues_and_steal_order() {
         return;
     }
     let synthetic = "pack:2 numa:2 l3:4 core:8 pu:2";
-    let json = topology(synthetic, ALL_ON, &["--threads", "16", "--affinity", "scatter"]);
+    let json = topology(
+        synthetic,
+        ALL_ON,
+        &["--threads", "16", "--affinity", "scatter"],
+    );
     let queues = json["queues"].as_array().unwrap();
     assert_eq!(queues.len(), 16);
     for q in queues {
@@ -261,7 +306,11 @@ fn big_server_queues_and_steal_order() {
             }
         };
         let tiers: Vec<u32> = order.iter().map(|&v| tier(v)).collect();
-        assert_eq!(tiers, [vec![0; 3], vec![1; 4], vec![2; 8]].concat(), "queue {index}: {order:?}");
+        assert_eq!(
+            tiers,
+            [vec![0; 3], vec![1; 4], vec![2; 8]].concat(),
+            "queue {index}: {order:?}"
+        );
     }
     // Each aligner serves its L3's queue and prefers its node's memory; the index interleaves
     // over all four nodes.
@@ -270,13 +319,20 @@ fn big_server_queues_and_steal_order() {
             assert_eq!(p["queue"], p["l3"], "{p}");
             assert_eq!(p["mempolicy"], format!("prefer:{}", p["numa"]), "{p}");
         } else {
-            assert_eq!((&p["queue"], &p["mempolicy"]), (&Value::Null, &Value::from("default")));
+            assert_eq!(
+                (&p["queue"], &p["mempolicy"]),
+                (&Value::Null, &Value::from("default"))
+            );
         }
     }
     assert_eq!(json["index_mempolicy"], "interleave:0-3");
     // Without fabric awareness: plain turn order.
     let off = format!("{ALL_ON}infinity_fabric_aware = false\n");
-    let json = topology(synthetic, &off, &["--threads", "16", "--affinity", "scatter"]);
+    let json = topology(
+        synthetic,
+        &off,
+        &["--threads", "16", "--affinity", "scatter"],
+    );
     assert_eq!(
         list(&json["queues"][5]["steal_order"]),
         vec![6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4]
@@ -292,7 +348,11 @@ fn numa_nodes_and_compact_queues() {
     }
     let synthetic = "pack:2 numa:2 l3:4 core:8 pu:2";
     let config = ALL_ON.replace("numa_aware = true", "numa_aware = true\nnuma_nodes = 2");
-    let json = topology(synthetic, &config, &["--threads", "64", "--affinity", "scatter"]);
+    let json = topology(
+        synthetic,
+        &config,
+        &["--threads", "64", "--affinity", "scatter"],
+    );
     let nodes: std::collections::BTreeSet<u64> = json["plan"]
         .as_array()
         .unwrap()
@@ -303,7 +363,11 @@ fn numa_nodes_and_compact_queues() {
     assert_eq!(nodes.into_iter().collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(json["index_mempolicy"], "interleave:0-1");
     assert_eq!(json["queues"].as_array().unwrap().len(), 8);
-    let json = topology(synthetic, ALL_ON, &["--threads", "20", "--affinity", "compact"]);
+    let json = topology(
+        synthetic,
+        ALL_ON,
+        &["--threads", "20", "--affinity", "compact"],
+    );
     let sizes: Vec<usize> = json["queues"]
         .as_array()
         .unwrap()
@@ -314,7 +378,11 @@ fn numa_nodes_and_compact_queues() {
     assert_eq!(list(&json["queues"][2]["steal_order"]), vec![0, 1]);
     assert_eq!(json["queues"][0]["run"], 16);
     // The machine: 2 NUMA nodes x 2 L3, scatter 4 = one per L3, 2 per node.
-    let json = topology("pack:2 numa:1 l3:2 core:4 pu:1", ALL_ON, &["--threads", "4", "--affinity", "scatter"]);
+    let json = topology(
+        "pack:2 numa:1 l3:2 core:4 pu:1",
+        ALL_ON,
+        &["--threads", "4", "--affinity", "scatter"],
+    );
     let q: Vec<(u64, u64)> = json["queues"]
         .as_array()
         .unwrap()

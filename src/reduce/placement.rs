@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use talaria_stages::numa::NodeSet;
 use talaria_stages::stealing::{DomainProbe, DomainStats};
-use talaria_stages::topology::{self, cpuset, Affinity, Placement, QueuePlan, ThreadSpec, Topology};
+use talaria_stages::topology::{
+    self, cpuset, Affinity, Placement, QueuePlan, ThreadSpec, Topology,
+};
 
 /// The threads of a `reduce` run, in pipeline order, named as they are spawned (so the plan
 /// names what `top -H` and /proc show). `sinks`: the output writers' thread names.
@@ -166,7 +168,12 @@ impl Pinning {
         };
         let nodes: Vec<Option<usize>> = placements
             .iter()
-            .map(|p| p.cpus.first().and_then(|&c| topology.cpu(c)).map(|c| c.numa))
+            .map(|p| {
+                p.cpus
+                    .first()
+                    .and_then(|&c| topology.cpu(c))
+                    .map(|c| c.numa)
+            })
             .collect();
         let memory = numa
             .numa_aware

@@ -98,7 +98,11 @@ impl Policy {
 }
 
 fn simulated_failure() -> Option<io::Error> {
-    let errno: i32 = std::env::var("STAGES_NUMA_ERRNO").ok()?.trim().parse().ok()?;
+    let errno: i32 = std::env::var("STAGES_NUMA_ERRNO")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(io::Error::from_raw_os_error(errno))
 }
 

@@ -334,7 +334,8 @@ mod tests {
         }
         drop(dealer);
         // Runs of 3: 0-2 to domain 0, 3-5 to domain 1 (fewest queued, next after 0), ...
-        let own = |t: &Taker<Item>, n: usize| (0..n).map(|_| t.recv().unwrap().0).collect::<Vec<_>>();
+        let own =
+            |t: &Taker<Item>, n: usize| (0..n).map(|_| t.recv().unwrap().0).collect::<Vec<_>>();
         assert_eq!(own(&takers[0], 6), vec![0, 1, 2, 6, 7, 8]);
         assert_eq!(own(&takers[1], 6), vec![3, 4, 5, 9, 10, 11]);
         assert!(takers[0].recv().is_none());
@@ -342,8 +343,20 @@ mod tests {
         assert_eq!(
             stats,
             vec![
-                DomainStats { dealt: 6, runs: 2, own: 6, stole: 0, stolen: 0 },
-                DomainStats { dealt: 6, runs: 2, own: 6, stole: 0, stolen: 0 },
+                DomainStats {
+                    dealt: 6,
+                    runs: 2,
+                    own: 6,
+                    stole: 0,
+                    stolen: 0
+                },
+                DomainStats {
+                    dealt: 6,
+                    runs: 2,
+                    own: 6,
+                    stole: 0,
+                    stolen: 0
+                },
             ]
         );
     }
@@ -361,7 +374,10 @@ mod tests {
         assert_eq!(takers[2].recv().unwrap().0, 0);
         assert_eq!(takers[0].recv().unwrap().0, 1);
         let s = dealer.domain_stats();
-        assert_eq!((s[2].stole, s[1].stolen, s[0].stolen, s[0].own), (3, 2, 1, 1));
+        assert_eq!(
+            (s[2].stole, s[1].stolen, s[0].stolen, s[0].own),
+            (3, 2, 1, 1)
+        );
         drop(dealer);
         assert!(takers[1].recv().is_none());
     }
@@ -417,7 +433,10 @@ mod tests {
             dealer.send(Item(i)).unwrap();
         }
         drop(dealer);
-        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..5000).collect::<Vec<_>>());
     }
