@@ -573,7 +573,7 @@ fn process_environment_is_read() {
 
 #[test]
 fn guide_numa_section() {
-    // The guide's "NUMA Optimization" example: the thread keys work, the memory keys are refused.
+    // The guide's "NUMA Optimization" example: thread and memory keys.
     let (_dir, path) = config_file(
         "[performance.numa]\npin_threads = true\nthread_affinity = \"scatter\"\n\
          [performance.arm]\nbig_little_aware = false\n",
@@ -582,8 +582,26 @@ fn guide_numa_section() {
     assert!(c.performance.numa.pin_threads);
     assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
     assert!(!c.performance.arm.big_little_aware);
-    assert!(file_err("[performance.numa]\nnuma_aware = true\n")
-        .contains("'performance.numa.numa_aware'"));
+    // The memory keys (README, "NUMA and per-L3 queues"), with the guide's values.
+    let (_dir2, path2) = config_file(
+        "[performance.numa]\nnuma_aware = true\nnuma_nodes = 2\ninterleave_memory = false\n\
+         local_allocation = true\npin_threads = true\nthread_affinity = \"compact\"\n\
+         [performance.amd]\ninfinity_fabric_aware = true\nccx_affinity = true\n",
+    );
+    let c = load_with_env(Some(&path2), &Overrides::default(), &[]).unwrap();
+    let n = &c.performance.numa;
+    assert!(n.numa_aware && n.local_allocation && !n.interleave_memory);
+    assert_eq!(n.numa_nodes, 2);
+    assert!(c.performance.amd.ccx_affinity && c.performance.amd.infinity_fabric_aware);
+    assert!(file_err("[performance.numa]\nnuma_nodes = -1\n").contains("numa_nodes"));
+    assert!(file_err("[performance.numa]\nnuma_nodes = 2000\n").contains("numa_nodes"));
+    let shown = show_with_env(Some(&path2), &Overrides::default(), &[]).unwrap();
+    assert!(shown.contains("numa_nodes = 2"), "{shown}");
+    assert!(shown.contains("ccx_affinity = true"), "{shown}");
+    assert_eq!(shown.matches("[performance.amd]").count(), 1, "{shown}");
+    let defaults = load_with_env(None, &Overrides::default(), &[]).unwrap();
+    assert!(!defaults.performance.numa.numa_aware && !defaults.performance.amd.ccx_affinity);
+    assert_eq!(defaults.performance.numa.numa_nodes, 0);
     assert_eq!(
         file_err("[performance.numa]\nthread_affinity = \"spread\"\n"),
         ": key 'performance.numa.thread_affinity' must be one of \"compact\", \"scatter\", \"none\", got \"spread\""

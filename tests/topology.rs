@@ -210,7 +210,7 @@ fn smt_siblings_come_last_and_text_names_the_source() {
         "{text}"
     );
     assert!(
-        text.contains("aligner-1      aligner     2     1  8\n"),
+        text.contains("aligner-1      aligner     2     1      -  default                8\n"),
         "{text}"
     );
 }

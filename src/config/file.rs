@@ -159,11 +159,10 @@ mod tests {
             "t.toml: 'reduce' must be a section ([reduce]), got 3"
         );
         assert_eq!(
-            error("[performance.amd]\nccx_affinity = true\n"),
-            "t.toml: key 'performance.amd.ccx_affinity' is part of talaria's documented configuration \
-             but is not implemented in this version: per-CCX work queues are not implemented \
-             (aligners share one queue); --pin-threads with --affinity compact keeps workers within \
-             one L3 domain at a time (see README, \"Configuration\")"
+            error("[gpu]\nuse_gpu = true\n"),
+            "t.toml: key 'gpu.use_gpu' is part of talaria's documented configuration \
+             but is not implemented in this version: talaria has no GPU backend \
+             (see README, \"Configuration\")"
         );
         assert_eq!(
             error("[regression]\nthreshold = 5\n"),

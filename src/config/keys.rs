@@ -37,12 +37,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
     ("performance.io_threads", IO),
-    ("performance.amd.infinity_fabric_aware", VENDOR),
-    ("performance.amd.ccx_affinity", VENDOR),
-    ("performance.numa.numa_aware", NUMA),
-    ("performance.numa.numa_nodes", NUMA),
-    ("performance.numa.interleave_memory", NUMA),
-    ("performance.numa.local_allocation", NUMA),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -78,8 +72,6 @@ const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_si
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
-const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
-const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "talaria has one streaming code path, bounded by performance.memory_limit, for inputs of any size, so there is no large- or small-file mode to switch; set chunk_size and threads in [performance]";
 const NEEDS_CACHE: &str = "this switch acts on the reference cache (performance.cache_alignments), which this version does not have";
 const NETWORK: &str = "network-storage tuning is not implemented";
@@ -143,9 +135,16 @@ pub(crate) enum Field {
     UseApproximateMatching,
     IncreaseBandWidth,
     AggressiveFiltering,
+    // NUMA memory placement and per-L3 queues (README, "NUMA and per-L3 queues").
+    NumaAware,
+    NumaNodes,
+    InterleaveMemory,
+    LocalAllocation,
+    CcxAffinity,
+    InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 54;
+pub(crate) const FIELD_COUNT: usize = 60;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -273,6 +272,12 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.profile_preset", field: Field::ProfilePreset, kind: Kind::Preset, flag: Some("--profile-preset") },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
+    // NUMA memory placement and per-L3 queues (README, "NUMA and per-L3 queues"): they act on
+    // pinned aligners only; numa_nodes 0 = every node of the allowed CPUs.
+    KeySpec { name: "performance.numa.numa_aware", field: Field::NumaAware, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.numa.numa_nodes", field: Field::NumaNodes, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
+    KeySpec { name: "performance.numa.interleave_memory", field: Field::InterleaveMemory, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.numa.local_allocation", field: Field::LocalAllocation, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
     // Vendor sections (README, "Hardware and I/O"): prefetch_hint is real; the others are
     // accepted, shown as not applicable with the reason (`not_applicable`), and a run that sets
@@ -283,6 +288,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.intel.use_mkl", field: Field::UseMkl, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.intel.use_tsx", field: Field::UseTsx, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.amd.use_aocc", field: Field::UseAocc, kind: Kind::Bool, flag: None },
+    // Per-L3 queues for pinned aligners (README, "NUMA and per-L3 queues").
+    KeySpec { name: "performance.amd.ccx_affinity", field: Field::CcxAffinity, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.amd.infinity_fabric_aware", field: Field::InfinityFabricAware, kind: Kind::Bool, flag: None },
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
     KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },

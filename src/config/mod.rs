@@ -68,12 +68,21 @@ impl ThreadAffinity {
     }
 }
 
-/// `[performance.numa]`: thread placement (memory placement keys are refused).
+/// `[performance.numa]`: thread placement, and memory placement for pinned aligners.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NumaConfig {
     /// Pin each aligner thread to the CPU the placement plan gives it.
     pub pin_threads: bool,
     pub thread_affinity: ThreadAffinity,
+    /// Memory placement for pinned aligners: each builds its own working memory after pinning
+    /// (first touch on its node), with the policies below (README, "NUMA and per-L3 queues").
+    pub numa_aware: bool,
+    /// Place aligners on the first N NUMA nodes of the allowed CPUs (0 = all of them).
+    pub numa_nodes: usize,
+    /// With numa_aware: the representative index's big arrays interleaved over the nodes in use.
+    pub interleave_memory: bool,
+    /// With numa_aware: each aligner's policy set to prefer its own node.
+    pub local_allocation: bool,
 }
 
 /// `[performance.memory]`
@@ -106,10 +115,16 @@ pub struct IntelConfig {
     pub use_tsx: bool,
 }
 
-/// `[performance.amd]`: `use_aocc` is accepted and reported not applicable.
+/// `[performance.amd]`: `use_aocc` is accepted and reported not applicable; `ccx_affinity` and
+/// `infinity_fabric_aware` apply to any machine with several L3 domains.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AmdConfig {
     pub use_aocc: bool,
+    /// Pinned aligners take chunks from their L3 domain's own queue, in runs of consecutive
+    /// chunks, stealing from other domains when theirs is empty.
+    pub ccx_affinity: bool,
+    /// Stealing prefers domains on the same NUMA node, then package, before other packages.
+    pub infinity_fabric_aware: bool,
 }
 
 /// `[performance.intel] prefetch_hint`: the prefetch instruction the k-mer index walk issues
@@ -384,6 +399,12 @@ impl Default for Config {
                 numa: NumaConfig {
                     pin_threads: false,
                     thread_affinity: ThreadAffinity::Compact,
+                    // Memory placement off by default: on one node it changes nothing, and it
+                    // needs pinned aligners. The sub-keys follow the guide's example.
+                    numa_aware: false,
+                    numa_nodes: 0,
+                    interleave_memory: false,
+                    local_allocation: true,
                 },
                 arm: ArmConfig {
                     big_little_aware: true,
@@ -397,7 +418,13 @@ impl Default for Config {
                     use_mkl: false,
                     use_tsx: false,
                 },
-                amd: AmdConfig { use_aocc: false },
+                amd: AmdConfig {
+                    use_aocc: false,
+                    // Off by default: it needs pinned aligners, and on one L3 domain (this 2-CPU
+                    // VM) there is nothing to keep apart (README, "NUMA and per-L3 queues").
+                    ccx_affinity: false,
+                    infinity_fabric_aware: true,
+                },
                 memory: MemoryConfig {
                     allocator: crate::alloc::COMPILED,
                     use_huge_pages: false,
@@ -606,6 +633,12 @@ impl Config {
             Field::UseApproximateMatching => Value::Bool(p.low_similarity.use_approximate_matching),
             Field::IncreaseBandWidth => Value::Bool(p.low_similarity.increase_band_width),
             Field::AggressiveFiltering => Value::Bool(p.low_similarity.aggressive_filtering),
+            Field::NumaAware => Value::Bool(p.numa.numa_aware),
+            Field::NumaNodes => Value::Count(p.numa.numa_nodes as u64),
+            Field::InterleaveMemory => Value::Bool(p.numa.interleave_memory),
+            Field::LocalAllocation => Value::Bool(p.numa.local_allocation),
+            Field::CcxAffinity => Value::Bool(p.amd.ccx_affinity),
+            Field::InfinityFabricAware => Value::Bool(p.amd.infinity_fabric_aware),
         }
     }
 
@@ -681,6 +714,12 @@ impl Config {
             (Field::AggressiveFiltering, Value::Bool(b)) => {
                 p.low_similarity.aggressive_filtering = b
             }
+            (Field::NumaAware, Value::Bool(b)) => p.numa.numa_aware = b,
+            (Field::NumaNodes, v) => p.numa.numa_nodes = count(v) as usize,
+            (Field::InterleaveMemory, Value::Bool(b)) => p.numa.interleave_memory = b,
+            (Field::LocalAllocation, Value::Bool(b)) => p.numa.local_allocation = b,
+            (Field::CcxAffinity, Value::Bool(b)) => p.amd.ccx_affinity = b,
+            (Field::InfinityFabricAware, Value::Bool(b)) => p.amd.infinity_fabric_aware = b,
             (field, value) => unreachable!("{field:?} cannot hold {value:?}"),
         }
     }
@@ -742,6 +781,12 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::UseApproximateMatching,
     Field::IncreaseBandWidth,
     Field::AggressiveFiltering,
+    Field::NumaAware,
+    Field::NumaNodes,
+    Field::InterleaveMemory,
+    Field::LocalAllocation,
+    Field::CcxAffinity,
+    Field::InfinityFabricAware,
 ];
 
 /// Where one effective value came from.

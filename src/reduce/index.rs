@@ -109,6 +109,10 @@ pub struct IndexStats {
     pub locked_bytes: u64,
     /// Why locking stopped, if the kernel refused it.
     pub lock_error: Option<String>,
+    /// Bytes of the heads table and the postings now under the interleave policy
+    /// (`performance.numa.interleave_memory`), and why binding stopped if mbind failed.
+    pub interleaved_bytes: u64,
+    pub interleave_error: Option<String>,
 }
 
 pub struct RepIndex {
@@ -136,6 +140,7 @@ pub struct RepIndex {
     heads_advised: usize,
     heads_locked: usize,
     nodes_locked: usize,
+    heads_interleaved: usize,
     pub stats: IndexStats,
 }
 
@@ -147,12 +152,25 @@ pub struct Backing {
     pub huge_pages: bool,
     /// Lock up to this many bytes of them in RAM (`mlock2(MLOCK_ONFAULT)`); 0 = none.
     pub lock_bytes: usize,
+    /// Interleave their pages over these NUMA nodes (`mbind(MPOL_INTERLEAVE)`, before first
+    /// touch): every aligner reads them, so no node's memory bus carries all the lookups.
+    pub interleave: Option<talaria_stages::numa::NodeSet>,
 }
 
 impl Backing {
     fn any(self) -> bool {
-        self.huge_pages || self.lock_bytes > 0
+        self.huge_pages || self.lock_bytes > 0 || self.interleave.is_some()
     }
+}
+
+/// Binds `[ptr, ptr + bytes)` to the interleave policy; the bytes bound, or why not.
+fn interleave(
+    nodes: talaria_stages::numa::NodeSet,
+    ptr: *const u8,
+    bytes: usize,
+) -> Result<usize, String> {
+    let policy = talaria_stages::numa::Policy::Interleave(nodes);
+    talaria_stages::numa::bind_region(ptr, bytes, &policy).map_err(|e| e.to_string())
 }
 
 impl Drop for RepIndex {
@@ -181,10 +199,17 @@ impl RepIndex {
         let mut heads_advised = 0;
         let mut heads_locked = 0;
         let mut lock_error = None;
+        let (mut heads_interleaved, mut interleave_error) = (0, None);
         let heads = if coder.space() <= DENSE_HEADS_MAX {
             let n = coder.space() as usize;
             let mut v: Vec<u32> = Vec::with_capacity(n);
             let bytes = n * std::mem::size_of::<u32>();
+            if let Some(nodes) = backing.interleave {
+                match interleave(nodes, v.as_ptr().cast(), bytes) {
+                    Ok(b) => heads_interleaved = b,
+                    Err(e) => interleave_error = Some(e),
+                }
+            }
             if backing.huge_pages {
                 heads_advised = memory::advise_huge_pages(v.as_ptr().cast(), bytes);
             }
@@ -218,14 +243,16 @@ impl RepIndex {
             prefetch: PrefetchHint::None,
             fixed_bytes,
             seq_bytes: 0,
-            backing: if lock_error.is_some() {
-                Backing {
-                    lock_bytes: 0,
-                    ..backing
-                }
-            } else {
-                backing
+            backing: Backing {
+                lock_bytes: if lock_error.is_some() {
+                    0
+                } else {
+                    backing.lock_bytes
+                },
+                interleave: backing.interleave.filter(|_| interleave_error.is_none()),
+                ..backing
             },
+            heads_interleaved,
             heads_advised,
             heads_locked,
             nodes_locked: 0,
@@ -233,6 +260,8 @@ impl RepIndex {
                 huge_pages_advised: heads_advised as u64,
                 locked_bytes: heads_locked as u64,
                 lock_error,
+                interleaved_bytes: heads_interleaved as u64,
+                interleave_error,
                 ..IndexStats::default()
             },
         }
@@ -263,6 +292,15 @@ impl RepIndex {
             let advised = memory::advise_huge_pages(self.nodes.as_ptr().cast(), bytes);
             self.stats.huge_pages_advised = (self.heads_advised + advised) as u64;
         }
+        if let Some(nodes) = self.backing.interleave {
+            match interleave(nodes, self.nodes.as_ptr().cast(), bytes) {
+                Ok(b) => self.stats.interleaved_bytes = (self.heads_interleaved + b) as u64,
+                Err(e) => {
+                    self.stats.interleave_error = Some(e);
+                    self.backing.interleave = None;
+                }
+            }
+        }
         let room = self.backing.lock_bytes.saturating_sub(self.heads_locked);
         if room > 0 {
             match memory::lock(self.nodes.as_ptr().cast(), bytes.min(room)) {
@@ -275,6 +313,19 @@ impl RepIndex {
             }
         }
         self.stats.locked_bytes = (self.heads_locked + self.nodes_locked) as u64;
+    }
+
+    /// The heads table's memory policy as /proc/self/numa_maps shows it (None for sparse heads
+    /// or when the file cannot be read): evidence that `interleave_memory` took.
+    pub fn heads_numa_policy(&self) -> Option<String> {
+        match &self.heads {
+            Heads::Dense(v) if v.len() * 4 >= 2 * 4096 => {
+                // A page inside the table (its first bytes may share a page with other data).
+                let inside = (v.as_ptr() as usize + 4096).next_multiple_of(4096);
+                talaria_stages::numa::numa_maps_policy(inside)
+            }
+            _ => None,
+        }
     }
 
     pub fn coder(&self) -> &KmerCoder {

@@ -18,6 +18,7 @@ pub mod io;
 pub mod longest_first;
 pub mod memtrace;
 pub mod monitor;
+pub mod numa;
 pub mod pipeline;
 pub mod placement;
 pub mod profile;

@@ -28,6 +28,7 @@ use talaria_stages::ordered;
 use talaria_stages::reader::{self, Block, ReadError};
 use talaria_stages::sink::{OutputPath, Sink, SinkError};
 use talaria_stages::stage::{self, StagePanic};
+use talaria_stages::stealing::{Feed, Source};
 use talaria_stages::Weighted;
 
 /// Bytes of decompressed input inspected to detect the alphabet (a fixed prefix, so the answer
@@ -291,6 +292,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         },
     };
 
+    // Placement first: the index's interleave set comes from where the aligners will run.
+    crate::reduce::placement::Pinning::warn_unpinned(cfg);
+    let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
     let mut index = RepIndex::with_backing(
         coder,
@@ -298,8 +302,12 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         crate::reduce::index::Backing {
             huge_pages: cfg.performance.memory.use_huge_pages,
             lock_bytes,
+            interleave: crate::reduce::placement::interleave_nodes(pinning.as_deref()),
         },
     );
+    if let Some(e) = &index.stats.interleave_error {
+        eprintln!("talaria: warning: could not interleave the representative index (mbind: {e}); it stays where the kernel puts it");
+    }
     index.set_prefetch(cfg.performance.intel.prefetch_hint);
     let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {
@@ -321,7 +329,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
 
     let (block_tx, block_rx) = channel::bounded::<Block>("blocks", blocks_budget);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
-    let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
+    // ccx_affinity: one queue per L3 domain of the pinned aligners, else one shared channel.
+    let (sketch_tx, sketch_rx) = sketched_queues(pinning.as_deref(), budgets.sketched);
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
     // decided against an older snapshot, which the (serial) writer must then complete.
     let (decided_tx, decided_rx) =
@@ -330,7 +339,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     for probe in [
         block_tx.probe(),
         chunk_tx.probe(),
-        sketch_tx.probe(),
+        match &sketch_tx {
+            Feed::Shared(tx) => tx.probe(),
+            Feed::Domains(dealer) => dealer.probe(),
+        },
         decided_tx.probe(),
     ] {
         registry.add_probe(probe);
@@ -378,8 +390,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     // pool of prefetchers could park it behind later chunks while every aligner is blocked
     // sending those (a deadlock). k-mers and a hash per record are cheap next to alignment.
     let mut prefetch = Vec::new();
+    let sketch_tx = Arc::new(sketch_tx);
     for i in 0..1 {
-        let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
+        let (rx, tx) = (chunk_rx.clone(), Arc::clone(&sketch_tx));
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
             let counters = metrics::counters();
             while let Some(chunk) = counters.recv(&rx) {
@@ -390,8 +403,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     .map(|r| Features::compute(&coder, sketch, &r.seq))
                     .collect();
                 drop(span);
-                if counters
-                    .send(&tx, SketchedChunk { chunk, features })
+                if tx
+                    .send(&counters, SketchedChunk { chunk, features })
                     .is_err()
                 {
                     break;
@@ -401,21 +414,23 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     }
     drop((chunk_rx, sketch_tx));
 
-    let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let mut aligners = Vec::new();
     for i in 0..workers {
-        let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let queue = pinning.as_ref().and_then(|p| p.queue_of(i));
+        let (rx, tx) = (source_for(&sketch_rx, queue), decided_tx.clone());
         let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let live = Arc::clone(&live);
-        let mut decider =
-            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let (params, cells) = (params.clone(), budgets.aligner_cells);
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
-            if let Some(pinning) = pinning {
+            if let Some(pinning) = &pinning {
                 pinning.pin_aligner(i);
+                pinning.set_memory_policy(i);
             }
+            // Built here, after pinning: its buffers are first touched on this aligner's node.
+            let mut decider = Decider::new(params, aligner_for(alphabet, cells));
             let counters = metrics::counters();
-            while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
+            while let Some(SketchedChunk { chunk, features }) = rx.recv(&counters) {
                 let span = metrics::span("chunk");
                 let before = (decider.stats.alignments, decider.stats.alignments_passed);
                 let verdicts = chunk
@@ -686,7 +701,17 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         ruled_out_by_lcs: stats.ruled_out_by_lcs,
         passed_after_widening: stats.passed_after_widening,
         preset: preset_report(cfg, &stats),
-        placement: pinning.map(|p| p.report()),
+        placement: pinning.map(|p| {
+            let mut report = p.report();
+            if let Some(memory) = report.memory.as_mut().filter(|m| m.interleave.is_some()) {
+                memory.index = Some(crate::reduce::numa::IndexPlacement {
+                    bound_bytes: index.stats.interleaved_bytes,
+                    numa_maps: index.heads_numa_policy(),
+                    error: index.stats.interleave_error.clone(),
+                });
+            }
+            report
+        }),
         allocator: crate::alloc::COMPILED.name().into(),
         huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
             crate::reduce::summary::HugePages {
@@ -765,6 +790,43 @@ fn page_lock_bytes(
     };
     eprintln!("talaria: warning: {why}; running without page locking");
     (0, Some(why))
+}
+
+/// The aligners' input: per-L3 queues when the run has a queue plan (`ccx_affinity`), else one
+/// shared channel. Returns the feed and one source per queue (one for the shared channel).
+fn sketched_queues(
+    pinning: Option<&crate::reduce::placement::Pinning>,
+    budget: usize,
+) -> (Feed<SketchedChunk>, Vec<Source<SketchedChunk>>) {
+    match pinning.and_then(|p| p.queues.as_ref()) {
+        Some(plan) => {
+            let (dealer, takers) = talaria_stages::stealing::domains(
+                "sketched",
+                budget,
+                plan.runs.clone(),
+                plan.steal_order.clone(),
+            );
+            if let Some(p) = pinning {
+                p.set_queue_probe(dealer.domain_probe());
+            }
+            (
+                Feed::Domains(dealer),
+                takers.into_iter().map(Source::Domain).collect(),
+            )
+        }
+        None => {
+            let (tx, rx) = channel::bounded::<SketchedChunk>("sketched", budget);
+            (Feed::Shared(tx), vec![Source::Shared(rx)])
+        }
+    }
+}
+
+/// Aligner input for queue `queue` (None: the shared channel).
+fn source_for(sources: &[Source<SketchedChunk>], queue: Option<usize>) -> Source<SketchedChunk> {
+    match &sources[queue.unwrap_or(0).min(sources.len() - 1)] {
+        Source::Shared(rx) => Source::Shared(rx.clone()),
+        Source::Domain(taker) => Source::Domain(taker.for_domain(taker.domain())),
+    }
 }
 
 /// Length unit of the `.clstr` listing.

@@ -30,10 +30,12 @@ pub mod channel;
 pub mod export;
 pub mod memory;
 pub mod metrics;
+pub mod numa;
 pub mod ordered;
 pub mod reader;
 pub mod sink;
 pub mod stage;
+pub mod stealing;
 pub mod term;
 pub mod topology;
 

@@ -10,9 +10,11 @@ pub mod cpuset;
 #[cfg(feature = "hwloc")]
 mod hwloc;
 pub mod placement;
+pub mod queues;
 mod sysfs;
 
 pub use placement::{plan, Affinity, Placement, ThreadSpec};
+pub use queues::{queue_plan, QueuePlan};
 
 /// Where a topology came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +184,37 @@ impl Topology {
         self
     }
 
+    /// The NUMA nodes holding at least one allowed CPU, ascending.
+    pub fn allowed_nodes(&self) -> Vec<usize> {
+        let mut nodes: Vec<usize> = self
+            .allowed
+            .iter()
+            .filter_map(|&c| self.cpu(c).map(|c| c.numa))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    /// The same machine, allowed only the CPUs of the first `nodes` NUMA nodes that hold allowed
+    /// CPUs (`performance.numa.numa_nodes`; 0 = all). Asking for more nodes than there are
+    /// keeps them all; the caller compares with [`Topology::allowed_nodes`] to warn.
+    pub fn first_nodes(mut self, nodes: usize) -> Topology {
+        let keep = self.allowed_nodes();
+        if nodes == 0 || nodes >= keep.len() {
+            return self;
+        }
+        let keep = &keep[..nodes];
+        let allowed: Vec<u32> = self
+            .allowed
+            .iter()
+            .copied()
+            .filter(|&c| self.cpu(c).is_some_and(|c| keep.contains(&c.numa)))
+            .collect();
+        self.allowed = allowed;
+        self
+    }
+
     pub fn cpu(&self, os: u32) -> Option<&Cpu> {
         self.cpus
             .binary_search_by_key(&os, |c| c.os)
@@ -341,6 +374,20 @@ mod tests {
         assert_eq!(domains[5].cpus, expected);
         assert_eq!(t.cpu(168).unwrap().core, t.cpu(40).unwrap().core);
         assert_eq!(t.allowed.len(), 256);
+    }
+
+    #[test]
+    fn first_nodes_of_the_allowed_set() {
+        // 4 NUMA nodes of 16 cores (x2 threads); node 0 not allowed at all.
+        let t = Topology::regular(2, 2, 4, 8, 2);
+        let not_node0: Vec<u32> = (0..256).filter(|c| t.cpu(*c).unwrap().numa != 0).collect();
+        let t = t.with_allowed(&not_node0);
+        assert_eq!(t.allowed_nodes(), vec![1, 2, 3]);
+        let two = t.clone().first_nodes(2);
+        assert_eq!(two.allowed_nodes(), vec![1, 2]);
+        assert_eq!(two.allowed.len(), 128);
+        assert_eq!(t.clone().first_nodes(0).allowed.len(), 192);
+        assert_eq!(t.first_nodes(9).allowed.len(), 192);
     }
 
     #[test]
