@@ -33,9 +33,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.cache_alignments", CACHE),
     ("performance.cache_size_mb", CACHE),
     ("performance.cache_eviction", CACHE),
-    ("performance.prefetch_distance", PREFETCH),
-    ("performance.prefetch_threads", PREFETCH),
-    ("performance.io_threads", IO),
     ("performance.amd.infinity_fabric_aware", VENDOR),
     ("performance.amd.ccx_affinity", VENDOR),
     ("performance.numa.numa_aware", NUMA),
@@ -60,7 +57,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.low_similarity.increase_band_width", PRESET),
     ("performance.low_similarity.reduce_cache_size", PRESET),
     ("performance.low_similarity.aggressive_filtering", PRESET),
-    ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -81,8 +77,8 @@ const SIMD: &str =
     "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
-const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
-const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
+/// Why `io_threads` above 2 is refused (checked in `Config::validate`).
+pub(crate) const IO_THREADS_MAX: &str = "the input side has at most two I/O threads: reader-raw (reads) and reader (decompresses); gzip, zstd, bzip2 and xz streams are decoded by one thread (no parallel decompressor), and each output file already has its own writer thread";
 const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
 const NUMA: &str = "memory placement is not implemented: threads can be pinned (performance.numa.pin_threads), memory stays where the kernel puts it";
 const PRESET: &str = "workload presets are not implemented yet";
@@ -118,6 +114,10 @@ pub(crate) enum Field {
     AsyncQueueSize,
     IoBufferSize,
     ParallelIo,
+    PrefetchDistance,
+    PrefetchThreads,
+    IoThreads,
+    AllocationPoolSize,
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
@@ -141,7 +141,7 @@ pub(crate) enum Field {
     StatsdPort,
 }
 
-pub(crate) const FIELD_COUNT: usize = 47;
+pub(crate) const FIELD_COUNT: usize = 51;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -259,6 +259,12 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
     KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
     KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
+    // Prefetcher, I/O threads, block pool (README, "Hardware and I/O"). prefetch_distance is in
+    // reader blocks; io_threads above 2 is refused with its reason in Config::validate.
+    KeySpec { name: "performance.prefetch_distance", field: Field::PrefetchDistance, kind: Kind::Integer { min: 0, max: 4096, auto: false }, flag: None },
+    KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
+    KeySpec { name: "performance.io_threads", field: Field::IoThreads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: None },
+    KeySpec { name: "performance.memory.allocation_pool_size", field: Field::AllocationPoolSize, kind: Kind::Size { min: 0, max: 1 << 30 }, flag: None },
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },

@@ -220,12 +220,16 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         budgets.order_table,
     )?;
     let mut sequential_reader = None;
+    // Readahead figures of the sequential reads: the scan pass's (longest first) and the reader
+    // stage's; the replay in between reads out of order and advises nothing.
+    let mut readahead = Vec::new();
     let (plan, mut order_note) = match choice {
         Choice::LongestFirst(plan) => {
             sequential_reader = Some(crate::reduce::io::describe(
                 &input,
                 cfg.performance.block_size,
             ));
+            readahead.push(input.readahead()); // the scan pass's
             input = plan.replay()?;
             prefix = Vec::new();
             budgets.index -= budgets.order_table;
@@ -303,10 +307,18 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
         None => crate::reduce::io::describe(&input, cfg.performance.block_size),
     };
+    readahead.push(input.readahead());
+    // Block buffers come back from the chunker through this pool; its idle bytes are carved
+    // out of the block channel's budget (io::block_channel_budget).
+    let pool = reader::BlockPool::new(crate::reduce::io::pool_capacity(
+        &cfg.performance,
+        budgets.blocks,
+    ));
     let blocks_budget = crate::reduce::io::block_channel_budget(
         &input,
         &spec,
         budgets.blocks,
+        pool.stats().capacity as usize,
         cfg.performance.block_size,
     );
     let compression = format!("{:?}", input.compression()).to_lowercase();
@@ -314,7 +326,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
 
     let (block_tx, block_rx) = channel::bounded::<Block>("blocks", blocks_budget);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
-    let (sketch_tx, sketch_rx) = channel::bounded::<SketchedChunk>("sketched", budgets.sketched);
+    // Ordered, so several prefetch threads still hand chunks to the aligners in input order
+    // (see the prefetch stage below); the aligners share the one receiver.
+    let (sketch_tx, sketch_rx) = ordered::ordered::<SketchedChunk>("sketched", budgets.sketched);
+    let sketch_rx = Arc::new(Mutex::new(sketch_rx));
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
     // decided against an older snapshot, which the (serial) writer must then complete.
     let (decided_tx, decided_rx) =
@@ -339,17 +354,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     }
     let block_size = cfg.performance.block_size;
     let reader = {
+        let pool = pool.clone();
         stage::spawn("reader", move || {
             let counters = metrics::counters();
-            let first = Block {
-                index: 0,
-                offset: 0,
-                data: prefix,
-            };
+            let first = Block::new(0, 0, prefix);
             if !first.data.is_empty() && counters.send(&block_tx, first).is_err() {
                 return Ok(Default::default());
             }
-            reader::read_blocks(input, block_size, block_tx, &counters)
+            reader::read_blocks_pooled(input, block_size, &pool, block_tx, &counters)
         })?
     };
 
@@ -366,12 +378,17 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         })?
     };
 
-    // One prefetch thread: it must hand chunks on in the order it got them. The ordered channel
-    // always admits the chunk the writer waits for, but only if an aligner can pick it up; a
-    // pool of prefetchers could park it behind later chunks while every aligner is blocked
-    // sending those (a deadlock). k-mers and a hash per record are cheap next to alignment.
+    // `prefetch_threads` threads (0: a quarter of the aligners, at least one) compute each
+    // record's k-mers and hash. They take chunks in input order from the FIFO and send them
+    // through an ordered channel, so the aligners still take them in input order: the chunk the
+    // writer waits for is then always held by an aligner, never parked behind later chunks
+    // while every aligner is blocked sending those (which would deadlock the decided channel).
+    let prefetch_threads = match cfg.performance.prefetch_threads {
+        0 => (workers / 4).max(1),
+        n => n,
+    };
     let mut prefetch = Vec::new();
-    for i in 0..1 {
+    for i in 0..prefetch_threads {
         let (rx, tx) = (chunk_rx.clone(), sketch_tx.clone());
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
             let counters = metrics::counters();
@@ -383,12 +400,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     .map(|r| Features::compute(&coder, sketch, &r.seq))
                     .collect();
                 drop(span);
-                if counters
-                    .send(&tx, SketchedChunk { chunk, features })
-                    .is_err()
-                {
+                let seq = chunk.index;
+                let sketched = SketchedChunk { chunk, features };
+                let weight = sketched.weight();
+                let _blocked = counters.blocked();
+                if tx.send(seq, sketched).is_err() {
                     break;
                 }
+                counters.count_out(weight);
             }
         })?);
     }
@@ -397,7 +416,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
     let mut aligners = Vec::new();
     for i in 0..workers {
-        let (rx, tx) = (sketch_rx.clone(), decided_tx.clone());
+        let (rx, tx) = (Arc::clone(&sketch_rx), decided_tx.clone());
         let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let live = Arc::clone(&live);
@@ -408,7 +427,15 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 pinning.pin_aligner(i);
             }
             let counters = metrics::counters();
-            while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
+            loop {
+                let next = {
+                    let _waiting = counters.waiting();
+                    rx.lock().recv()
+                };
+                // Err: a prefetch thread died; its panic is reported by the join.
+                let Ok(Some(sketched)) = next else { break };
+                counters.count_in(sketched.weight());
+                let SketchedChunk { chunk, features } = sketched;
                 let span = metrics::span("chunk");
                 let before = (decider.stats.alignments, decider.stats.alignments_passed);
                 let verdicts = chunk
@@ -618,6 +645,31 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         records: counts.records,
         input_bytes,
         reader_mode: reader_name.clone(),
+        prefetch: {
+            let mut f = crate::reduce::profile::PrefetchIo {
+                distance_blocks: cfg.performance.prefetch_distance as u64,
+                threads: prefetch_threads,
+                ..Default::default()
+            };
+            for stats in &readahead {
+                let (ranges, bytes, failed, window) = stats.snapshot();
+                f.ranges_advised += ranges;
+                f.bytes_advised += bytes;
+                f.advice_failed += failed;
+                f.window_bytes = f.window_bytes.max(window);
+            }
+            f
+        },
+        pool: {
+            let s = pool.stats();
+            crate::reduce::profile::PoolIo {
+                capacity_bytes: s.capacity,
+                buffers_allocated: s.allocated,
+                buffers_reused: s.reused,
+                buffers_freed: s.dropped,
+                peak_idle_bytes: s.peak_idle,
+            }
+        },
         compression: compression.clone(),
         prefix_reads,
         order_reads: order_reads
