@@ -414,7 +414,9 @@ impl Default for Config {
                 async_queue_size: 100,
                 io_buffer_size: 64 << 10,
                 parallel_io: false,
-                prefetch_distance: 0,
+                // 16 MiB advised ahead: reader alone from a cold page cache 2-3x faster (read
+                // and io_uring), no measurable cost warm (README, "Hardware and I/O").
+                prefetch_distance: 16,
                 prefetch_threads: 0,
                 io_threads: 0,
                 use_page_locking: false,

@@ -385,7 +385,8 @@ impl Input {
                     Err(uring::Unavailable(why)) => fallback = Some(why),
                 }
             }
-            let mut input = Input::from_stream("<stdin>", Box::new(std::io::stdin()), None, spec)?;
+            let mut input =
+                Input::from_stream("<stdin>", Box::new(std::io::stdin()), None, spec, None)?;
             input.fallback = fallback;
             return Ok(input);
         };
@@ -446,11 +447,8 @@ impl Input {
                 Err(uring::Unavailable(why)) => fallback = Some(why),
             }
         }
-        let source: Box<dyn Read + Send> = match advisor() {
-            Some(advisor) => Box::new(Ahead::new(file, 0, advisor)),
-            None => Box::new(file),
-        };
-        let mut input = Input::from_stream(&name, source, size, spec)?;
+        let ahead = advisor();
+        let mut input = Input::from_stream(&name, Box::new(file), size, spec, ahead)?;
         input.fallback = fallback;
         input.readahead = stats;
         Ok(input)
@@ -549,11 +547,17 @@ impl Input {
         mut reader: Box<dyn Read + Send>,
         size: Option<u64>,
         spec: &InputSpec,
+        ahead: Option<Readahead>,
     ) -> Result<Input, ReadError> {
         let head = read_head(&mut reader).map_err(|e| open_error(name, &e))?;
         let mut input = Input::streamed(name, &head, size, Used::Read, 0);
         let buffered = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(reader));
-        input.source = Source::Stream(input.decode(buffered, spec)?);
+        input.source = Source::Stream(match ahead {
+            // Outside the buffer: it follows what the decoder (or the caller) consumed, so the
+            // window reaches past the buffer's next refill.
+            Some(ahead) => input.decode(Ahead::new(buffered, 0, ahead), spec)?,
+            None => input.decode(buffered, spec)?,
+        });
         Ok(input)
     }
 
@@ -581,7 +585,7 @@ impl Input {
         reader: Box<dyn Read + Send>,
         size: Option<u64>,
     ) -> Result<Input, ReadError> {
-        Input::from_stream(name, reader, size, &InputSpec::default())
+        Input::from_stream(name, reader, size, &InputSpec::default(), None)
     }
 
     pub fn compression(&self) -> Compression {
