@@ -117,7 +117,6 @@ pub(crate) enum Field {
     PrefetchDistance,
     PrefetchThreads,
     IoThreads,
-    AllocationPoolSize,
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
@@ -129,6 +128,7 @@ pub(crate) enum Field {
     UseAocc,
     Allocator,
     UseHugePages,
+    AllocationPoolSize,
     UsePageLocking,
     LockedMemory,
     CollectMetrics,
@@ -264,7 +264,6 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.prefetch_distance", field: Field::PrefetchDistance, kind: Kind::Integer { min: 0, max: 4096, auto: false }, flag: None },
     KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
     KeySpec { name: "performance.io_threads", field: Field::IoThreads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: None },
-    KeySpec { name: "performance.memory.allocation_pool_size", field: Field::AllocationPoolSize, kind: Kind::Size { min: 0, max: 1 << 30 }, flag: None },
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
@@ -283,6 +282,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
     KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
+    // The reader's pool of block buffers (README, "Hardware and I/O").
+    KeySpec { name: "performance.memory.allocation_pool_size", field: Field::AllocationPoolSize, kind: Kind::Size { min: 0, max: 1 << 30 }, flag: None },
     // Metrics export while a job runs (README, "Profiling and monitoring"). The interval is the
     // StatsD send period: 10 ms is already 100 datagrams a second; an hour is the longest.
     KeySpec { name: "monitoring.collect_metrics", field: Field::CollectMetrics, kind: Kind::Bool, flag: None },
