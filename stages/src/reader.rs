@@ -381,7 +381,7 @@ impl Input {
                     .as_fd_dup()
                     .map_err(|e| open_error("<stdin>", &e))?;
                 match uring::UringSource::new(fd, spec.uring_depth, spec.uring_buffer) {
-                    Ok(source) => return Input::from_uring("<stdin>", source, None, spec, None),
+                    Ok(source) => return Input::from_uring("<stdin>", source, None, spec),
                     Err(uring::Unavailable(why)) => fallback = Some(why),
                 }
             }
@@ -439,11 +439,9 @@ impl Input {
         if wants_uring {
             let fd = file.try_clone().map_err(|e| open_error(&name, &e))?;
             match uring::UringSource::new(fd, spec.uring_depth, spec.uring_buffer) {
-                Ok(source) => {
-                    let mut input = Input::from_uring(&name, source, size, spec, advisor())?;
-                    input.readahead = stats;
-                    return Ok(input);
-                }
+                // No advice: the ring's reads in flight are its readahead, and WILLNEED on top
+                // measured 3x slower from a cold cache (README, "Hardware and I/O").
+                Ok(source) => return Input::from_uring(&name, source, size, spec),
                 Err(uring::Unavailable(why)) => fallback = Some(why),
             }
         }
@@ -524,7 +522,6 @@ impl Input {
         mut source: uring::UringSource,
         size: Option<u64>,
         spec: &InputSpec,
-        ahead: Option<Readahead>,
     ) -> Result<Input, ReadError> {
         let head = read_head(&mut source).map_err(|e| open_error(name, &e))?;
         let used = Used::Uring {
@@ -533,12 +530,7 @@ impl Input {
             stream: !source.seekable(),
         };
         let mut input = Input::streamed(name, &head, size, used, source.buffer_bytes());
-        let raw: Box<dyn BufRead + Send> = match ahead {
-            // The ring reads its own depth ahead; readahead reaches further, into the cache.
-            Some(ahead) => Box::new(Ahead::new(source, head.len() as u64, ahead)),
-            None => Box::new(source),
-        };
-        input.source = Source::Stream(input.decode(Cursor::new(head).chain(raw), spec)?);
+        input.source = Source::Stream(input.decode(Cursor::new(head).chain(source), spec)?);
         Ok(input)
     }
 

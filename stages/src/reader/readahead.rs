@@ -1,4 +1,5 @@
-//! Readahead (`performance.prefetch_distance`): as the reader moves through a regular file, ask
+//! Readahead (`performance.prefetch_distance`): as the read or mmap engine moves through a
+//! regular file (io_uring is left alone: its reads in flight are its readahead), ask
 //! the kernel to bring the next `window` bytes into the page cache (`posix_fadvise(WILLNEED)`),
 //! so that the reads of the next blocks find their pages there instead of waiting for the disk.
 //! Advice goes out in steps of half a window, once less than half the window ahead is advised,
@@ -50,12 +51,7 @@ pub struct Readahead {
 impl Readahead {
     /// An advisor for `file` (a duplicate descriptor of the input) of `len` bytes, keeping
     /// `window` bytes ahead advised; `None` when the window is 0.
-    pub fn new(
-        file: File,
-        len: u64,
-        window: u64,
-        stats: Arc<ReadaheadStats>,
-    ) -> Option<Readahead> {
+    pub fn new(file: File, len: u64, window: u64, stats: Arc<ReadaheadStats>) -> Option<Readahead> {
         if window == 0 {
             return None;
         }
