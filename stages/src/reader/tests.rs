@@ -782,13 +782,13 @@ fn pooled_blocks_reuse_buffers_and_deliver_the_same_bytes() {
         assert!(got == data, "{engine:?}: bytes differ");
         assert_eq!(summary.blocks, data.len().div_ceil(4096) as u64);
         let s = pool.stats();
-        // One buffer per block plus the read that found the end: most of them reused.
+        // One buffer per block plus the read that found the end, each new or reused (how many
+        // are reused depends on how far the reader ran ahead: pool.rs tests reuse itself).
         assert_eq!(
             s.allocated + s.reused,
             summary.blocks + 1,
             "{engine:?} {s:?}"
         );
-        assert!(s.reused > 0, "{engine:?} {s:?}");
         assert!(pool.idle_bytes() <= 64 << 10);
         let (ranges, bytes, failed, _) = advised.snapshot();
         if ring {
