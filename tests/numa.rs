@@ -112,6 +112,22 @@ fn outputs_identical_for_any_thread_count_with_queues_on_or_off() {
         assert_eq!(sum(|c| c.3), sum(|c| c.4), "steals balance: {summary}");
         // Runs of 2 chunks per aligner: at least chunks / 2 runs in all.
         assert!(sum(|c| c.1) >= chunks / 2, "{summary}");
+        // Three prefetch threads finish chunks out of order; `reorder` hands them to the
+        // queues in input order.
+        let reordered = format!("[performance]\nprefetch_threads = 3\n{ALL_ON}");
+        let (three, summary) = run(
+            dir.path(),
+            &format!("reorder{threads}"),
+            &reordered,
+            &args,
+            &[("TLR_TEST_QUEUE_PER_ALIGNER", "1")],
+        );
+        assert!(
+            three == baseline,
+            "-j {threads} with 3 prefetch threads and a queue per aligner changed the outputs"
+        );
+        let counts = queue_counts(&summary);
+        assert_eq!(counts.iter().map(|c| c.0).sum::<u64>(), chunks, "{summary}");
     }
 }
 

@@ -1,11 +1,14 @@
 //! `talaria-io-bench`: a diagnostic that runs only the reader and the chunker of `reduce` on an
 //! input (the same engine choice, keys, budgets and threads: `reader`, plus `reader-raw` with
 //! `parallel_io`) and prints the throughput, so the I/O engines can be measured without the
-//! aligners. It writes nothing; `perf/io-bench` drives it.
+//! aligners. It writes nothing; `perf/io-bench` drives it. The reader uses the same block pool
+//! (`allocation_pool_size`) and readahead (`prefetch_distance`) as `reduce`.
 //!
 //! ```text
 //! talaria-io-bench [--io-engine auto|read|mmap|uring] [--config FILE] [--no-chunk] INPUT|-
 //! engine=<summary reader text> bytes=<decompressed> records=<n> seconds=<s> mb_per_s=<MB/s>
+//!   pool_allocated=<n> pool_reused=<n> advised_ranges=<n> advised_bytes=<n>
+//! talaria-io-bench --drop-cache FILE   # posix_fadvise(DONTNEED): drop FILE from the page cache
 //! ```
 //! Configuration keys come from `--config`, `TALARIA_CONFIG` and `TALARIA_*` as for `reduce`.
 
@@ -36,10 +39,26 @@ struct Args {
     /// Only read: count bytes and drop the blocks, no chunking.
     #[arg(long)]
     no_chunk: bool,
+    /// Read nothing: drop INPUT's pages from this kernel's page cache
+    /// (posix_fadvise(POSIX_FADV_DONTNEED); no root needed) and print how many stay resident.
+    #[arg(long)]
+    drop_cache: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.drop_cache {
+        return match reader::readahead::drop_from_cache(std::path::Path::new(&args.input)) {
+            Ok((resident, len)) => {
+                println!("dropped {}: {resident} of {len} bytes resident", args.input);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("talaria-io-bench: error: {}: {e}", args.input);
+                ExitCode::from(EXIT_IO)
+            }
+        };
+    }
     let overrides = Overrides {
         io_engine: args.io_engine.as_deref().and_then(IoEngine::parse),
         ..Overrides::default()
@@ -65,11 +84,26 @@ fn main() -> ExitCode {
         }
     };
     let engine = io::describe(&input, p.block_size);
-    let budget = io::block_channel_budget(&input, &spec, reader_budget, p.block_size);
+    let pool = reader::BlockPool::new(io::pool_capacity(p, reader_budget));
+    let readahead = input.readahead();
+    let budget = io::block_channel_budget(
+        &input,
+        &spec,
+        reader_budget,
+        pool.stats().capacity as usize,
+        p.block_size,
+    );
     let (tx, rx) = channel::bounded::<Block>("blocks", budget);
     let block_size = p.block_size;
+    let reader_pool = pool.clone();
     let reading = match stage::spawn("reader", move || {
-        reader::read_blocks(input, block_size, tx, &StageCounters::default())
+        reader::read_blocks_pooled(
+            input,
+            block_size,
+            &reader_pool,
+            tx,
+            &StageCounters::default(),
+        )
     }) {
         Ok(h) => h,
         Err(e) => {
@@ -116,9 +150,14 @@ fn main() -> ExitCode {
         eprintln!("talaria-io-bench: error: {}: {e}", args.input);
         return ExitCode::from(EXIT_DATA);
     }
+    let (ranges, advised, _, _) = readahead.snapshot();
+    let s = pool.stats();
     println!(
-        "engine={engine} bytes={bytes} records={records} seconds={seconds:.3} mb_per_s={:.0}",
-        bytes as f64 / 1e6 / seconds.max(1e-9)
+        "engine={engine} bytes={bytes} records={records} seconds={seconds:.3} mb_per_s={:.0} \
+         pool_allocated={} pool_reused={} advised_ranges={ranges} advised_bytes={advised}",
+        bytes as f64 / 1e6 / seconds.max(1e-9),
+        s.allocated,
+        s.reused
     );
     ExitCode::SUCCESS
 }

@@ -34,9 +34,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.cache_alignments", CACHE),
     ("performance.cache_size_mb", CACHE),
     ("performance.cache_eviction", CACHE),
-    ("performance.prefetch_distance", PREFETCH),
-    ("performance.prefetch_threads", PREFETCH),
-    ("performance.io_threads", IO),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -49,7 +46,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.small_files.minimize_overhead", PRESET),
     ("performance.high_similarity.reference_caching", NEEDS_CACHE),
     ("performance.low_similarity.reduce_cache_size", NEEDS_CACHE),
-    ("performance.memory.allocation_pool_size", "talaria keeps no pool of its own: the global allocator (performance.memory.allocator) manages its arenas"),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -70,10 +66,10 @@ const SIMD: &str =
     "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
-const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
-const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const PRESET: &str = "talaria has one streaming code path, bounded by performance.memory_limit, for inputs of any size, so there is no large- or small-file mode to switch; set chunk_size and threads in [performance]";
 const NEEDS_CACHE: &str = "this switch acts on the reference cache (performance.cache_alignments), which this version does not have";
+/// Why `io_threads` above 2 is refused (checked in `Config::validate`).
+pub(crate) const IO_THREADS_MAX: &str = "the input side has at most two I/O threads: reader-raw (reads) and reader (decompresses); gzip, zstd, bzip2 and xz streams are decoded by one thread (no parallel decompressor), and each output file already has its own writer thread";
 const NETWORK: &str = "network-storage tuning is not implemented";
 const GPU: &str = "talaria has no GPU backend";
 
@@ -106,6 +102,9 @@ pub(crate) enum Field {
     AsyncQueueSize,
     IoBufferSize,
     ParallelIo,
+    PrefetchDistance,
+    PrefetchThreads,
+    IoThreads,
     PinThreads,
     ThreadAffinity,
     BigLittleAware,
@@ -117,6 +116,7 @@ pub(crate) enum Field {
     UseAocc,
     Allocator,
     UseHugePages,
+    AllocationPoolSize,
     UsePageLocking,
     LockedMemory,
     CollectMetrics,
@@ -144,7 +144,7 @@ pub(crate) enum Field {
     InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 60;
+pub(crate) const FIELD_COUNT: usize = 64;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -265,6 +265,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.async_queue_size", field: Field::AsyncQueueSize, kind: Kind::Integer { min: 1, max: 4096, auto: false }, flag: None },
     KeySpec { name: "performance.io_buffer_size", field: Field::IoBufferSize, kind: Kind::Size { min: 4096, max: 64 << 20 }, flag: None },
     KeySpec { name: "performance.parallel_io", field: Field::ParallelIo, kind: Kind::Bool, flag: None },
+    // Prefetcher, I/O threads, block pool (README, "Hardware and I/O"). prefetch_distance is in
+    // reader blocks; io_threads above 2 is refused with its reason in Config::validate.
+    KeySpec { name: "performance.prefetch_distance", field: Field::PrefetchDistance, kind: Kind::Integer { min: 0, max: 4096, auto: false }, flag: None },
+    KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
+    KeySpec { name: "performance.io_threads", field: Field::IoThreads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: None },
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
@@ -294,6 +299,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Fixed at build time; a value other than the compiled-in one is refused (crate::alloc).
     KeySpec { name: "performance.memory.allocator", field: Field::Allocator, kind: Kind::Allocator, flag: None },
     KeySpec { name: "performance.memory.use_huge_pages", field: Field::UseHugePages, kind: Kind::Bool, flag: None },
+    // The reader's pool of block buffers (README, "Hardware and I/O").
+    KeySpec { name: "performance.memory.allocation_pool_size", field: Field::AllocationPoolSize, kind: Kind::Size { min: 0, max: 1 << 30 }, flag: None },
     KeySpec { name: "performance.high_similarity.use_diff_encoding", field: Field::UseDiffEncoding, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.high_similarity.delta_compression", field: Field::DeltaCompression, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.high_similarity.fast_exact_match", field: Field::FastExactMatch, kind: Kind::Bool, flag: None },

@@ -6,7 +6,10 @@
 //! The reader's share of the memory limit (1/32, "blocks" in the pipeline's budgets) is split:
 //! io_uring's fixed buffers take at most half of it (the queue depth is lowered to fit, and the
 //! summary shows the depth used); with `parallel_io` the raw-byte channel to the decompressor
-//! takes a quarter; the block channel to the chunker gets the rest (always room for one block).
+//! takes a quarter; the pool of idle block buffers (`allocation_pool_size`) at most a quarter;
+//! the block channel to the chunker gets the rest (always room for one block). Readahead
+//! (`prefetch_distance`) fills the kernel's page cache, not talaria's buffers, so it takes
+//! nothing from the budget.
 
 use crate::config::{IoEngine, PerformanceConfig};
 use std::path::PathBuf;
@@ -32,8 +35,25 @@ pub fn input_spec(p: &PerformanceConfig, path: Option<PathBuf>, reader_budget: u
         async_io: p.use_async_io,
         uring_depth: (ring_budget / p.io_buffer_size).clamp(1, p.async_queue_size),
         uring_buffer: p.io_buffer_size,
-        inflate_thread_budget: if p.parallel_io { reader_budget / 4 } else { 0 },
+        inflate_thread_budget: if two_io_threads(p) {
+            reader_budget / 4
+        } else {
+            0
+        },
+        readahead: (p.prefetch_distance as u64).saturating_mul(p.block_size as u64),
     }
+}
+
+/// `io_threads = 2`, or `0` with `parallel_io`: compressed input is read on `reader-raw` and
+/// decompressed on `reader` (`Config::validate` refuses other combinations).
+fn two_io_threads(p: &PerformanceConfig) -> bool {
+    p.io_threads == 2 || (p.io_threads == 0 && p.parallel_io)
+}
+
+/// Idle bytes the reader's block pool may keep: `allocation_pool_size`, at most a quarter of
+/// the reader's share of the memory limit (the summary and `--profile-io` show what it got).
+pub fn pool_capacity(p: &PerformanceConfig, reader_budget: usize) -> usize {
+    p.memory.allocation_pool_size.min(reader_budget / 4)
 }
 
 /// Open the input as the keys say; says once on stderr when io_uring had to give way to `read`.
@@ -54,6 +74,7 @@ pub fn block_channel_budget(
     input: &Input,
     spec: &InputSpec,
     reader_budget: usize,
+    pool: usize,
     block: usize,
 ) -> usize {
     let raw = if input.inflate_thread() {
@@ -62,7 +83,7 @@ pub fn block_channel_budget(
         0
     };
     reader_budget
-        .saturating_sub(input.buffer_bytes() + raw)
+        .saturating_sub(input.buffer_bytes() + raw + pool)
         .max(block)
 }
 
@@ -131,6 +152,20 @@ mod tests {
         // The ring takes at most half of the reader's budget: the depth is lowered to fit.
         assert_eq!(input_spec(&p, None, 1 << 20).uring_depth, 8);
         assert_eq!(input_spec(&p, None, 1 << 10).uring_depth, 1);
+        // io_threads = 2 is parallel_io; the distance is in blocks.
+        p.parallel_io = false;
+        p.io_threads = 2;
+        p.prefetch_distance = 3;
+        let spec = input_spec(&p, None, 64 << 20);
+        assert_eq!(spec.inflate_thread_budget, 16 << 20);
+        assert_eq!(spec.readahead, 3 << 20);
+        p.io_threads = 1;
+        assert_eq!(input_spec(&p, None, 64 << 20).inflate_thread_budget, 0);
+        // The pool is capped at a quarter of the reader's share.
+        assert_eq!(pool_capacity(&p, 64 << 20), 4 << 20);
+        assert_eq!(pool_capacity(&p, 4 << 20), 1 << 20);
+        p.memory.allocation_pool_size = 0;
+        assert_eq!(pool_capacity(&p, 64 << 20), 0);
     }
 
     #[test]

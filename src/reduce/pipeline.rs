@@ -221,12 +221,16 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         budgets.order_table,
     )?;
     let mut sequential_reader = None;
+    // Readahead figures of the sequential reads: the scan pass's (longest first) and the reader
+    // stage's; the replay in between reads out of order and advises nothing.
+    let mut readahead = Vec::new();
     let (plan, mut order_note) = match choice {
         Choice::LongestFirst(plan) => {
             sequential_reader = Some(crate::reduce::io::describe(
                 &input,
                 cfg.performance.block_size,
             ));
+            readahead.push(input.readahead()); // the scan pass's
             input = plan.replay()?;
             prefix = Vec::new();
             budgets.index -= budgets.order_table;
@@ -318,10 +322,18 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
         None => crate::reduce::io::describe(&input, cfg.performance.block_size),
     };
+    readahead.push(input.readahead());
+    // Block buffers come back from the chunker through this pool; its idle bytes are carved
+    // out of the block channel's budget (io::block_channel_budget).
+    let pool = reader::BlockPool::new(crate::reduce::io::pool_capacity(
+        &cfg.performance,
+        budgets.blocks,
+    ));
     let blocks_budget = crate::reduce::io::block_channel_budget(
         &input,
         &spec,
         budgets.blocks,
+        pool.stats().capacity as usize,
         cfg.performance.block_size,
     );
     let compression = format!("{:?}", input.compression()).to_lowercase();
@@ -329,8 +341,26 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
 
     let (block_tx, block_rx) = channel::bounded::<Block>("blocks", blocks_budget);
     let (chunk_tx, chunk_rx) = channel::bounded::<Chunk>("chunks", budgets.chunks);
+    // `prefetch_threads` threads (0: a quarter of the aligners, at least one) compute each
+    // record's k-mers and hash (the prefetch stage below). Several of them finish chunks out of
+    // order, so an ordered channel and one `reorder` thread put the chunks back in input order
+    // before the aligners' queue(s); its bytes come out of the same budget.
+    let prefetch_threads = match cfg.performance.prefetch_threads {
+        0 => (workers / 4).max(1),
+        n => n,
+    };
+    let (feed_budget, reorder_budget) = if prefetch_threads > 1 {
+        (
+            budgets.sketched / 2,
+            budgets.sketched - budgets.sketched / 2,
+        )
+    } else {
+        (budgets.sketched, 0)
+    };
     // ccx_affinity: one queue per L3 domain of the pinned aligners, else one shared channel.
-    let (sketch_tx, sketch_rx) = sketched_queues(pinning.as_deref(), budgets.sketched);
+    let (sketch_tx, sketch_rx) = sketched_queues(pinning.as_deref(), feed_budget);
+    let reorder = (prefetch_threads > 1)
+        .then(|| ordered::ordered::<SketchedChunk>("prefetched", reorder_budget));
     // Workers may run only a few chunks ahead of the writer: every chunk they finish early is
     // decided against an older snapshot, which the (serial) writer must then complete.
     let (decided_tx, decided_rx) =
@@ -347,6 +377,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     ] {
         registry.add_probe(probe);
     }
+    if let Some((tx, _)) = &reorder {
+        registry.add_probe(tx.probe());
+    }
     let sinks = [
         Some(&outputs.fasta),
         outputs.deltas.as_ref().map(DeltaWriter::get_ref),
@@ -358,17 +391,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     }
     let block_size = cfg.performance.block_size;
     let reader = {
+        let pool = pool.clone();
         stage::spawn("reader", move || {
             let counters = metrics::counters();
-            let first = Block {
-                index: 0,
-                offset: 0,
-                data: prefix,
-            };
+            let first = Block::new(0, 0, prefix);
             if !first.data.is_empty() && counters.send(&block_tx, first).is_err() {
                 return Ok(Default::default());
             }
-            reader::read_blocks(input, block_size, block_tx, &counters)
+            reader::read_blocks_pooled(input, block_size, &pool, block_tx, &counters)
         })?
     };
 
@@ -385,14 +415,19 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         })?
     };
 
-    // One prefetch thread: it must hand chunks on in the order it got them. The ordered channel
-    // always admits the chunk the writer waits for, but only if an aligner can pick it up; a
-    // pool of prefetchers could park it behind later chunks while every aligner is blocked
-    // sending those (a deadlock). k-mers and a hash per record are cheap next to alignment.
+    // The prefetch threads take chunks in input order from the FIFO. One thread sends them on
+    // in that order; several send through the ordered channel, drained in order by `reorder`. So
+    // the aligners' queues always receive chunks in input order: the chunk the writer waits for
+    // is then always taken by an aligner before later ones, never parked behind them while every
+    // aligner is blocked sending those (which would deadlock the decided channel).
     let mut prefetch = Vec::new();
     let sketch_tx = Arc::new(sketch_tx);
-    for i in 0..1 {
-        let (rx, tx) = (chunk_rx.clone(), Arc::clone(&sketch_tx));
+    for i in 0..prefetch_threads {
+        let rx = chunk_rx.clone();
+        let out = match &reorder {
+            Some((tx, _)) => PrefetchOut::Reorder(tx.clone()),
+            None => PrefetchOut::Feed(Arc::clone(&sketch_tx)),
+        };
         prefetch.push(stage::spawn(format!("prefetch-{i}"), move || {
             let counters = metrics::counters();
             while let Some(chunk) = counters.recv(&rx) {
@@ -403,10 +438,41 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     .map(|r| Features::compute(&coder, sketch, &r.seq))
                     .collect();
                 drop(span);
-                if tx
-                    .send(&counters, SketchedChunk { chunk, features })
-                    .is_err()
-                {
+                let sketched = SketchedChunk { chunk, features };
+                let sent = match &out {
+                    PrefetchOut::Feed(feed) => feed.send(&counters, sketched).is_ok(),
+                    PrefetchOut::Reorder(tx) => {
+                        let (seq, weight) = (sketched.chunk.index, sketched.weight());
+                        let sent = {
+                            let _blocked = counters.blocked();
+                            tx.send(seq, sketched).is_ok()
+                        };
+                        if sent {
+                            counters.count_out(weight);
+                        }
+                        sent
+                    }
+                };
+                if !sent {
+                    break;
+                }
+            }
+        })?);
+    }
+    if let Some((tx, rx)) = reorder {
+        drop(tx);
+        let feed = Arc::clone(&sketch_tx);
+        prefetch.push(stage::spawn("reorder", move || {
+            let counters = metrics::counters();
+            loop {
+                let next = {
+                    let _waiting = counters.waiting();
+                    rx.recv()
+                };
+                // Err: a prefetch thread died; its panic is reported by the join.
+                let Ok(Some(sketched)) = next else { break };
+                counters.count_in(sketched.weight());
+                if feed.send(&counters, sketched).is_err() {
                     break;
                 }
             }
@@ -640,6 +706,31 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         records: counts.records,
         input_bytes,
         reader_mode: reader_name.clone(),
+        prefetch: {
+            let mut f = crate::reduce::profile::PrefetchIo {
+                distance_blocks: cfg.performance.prefetch_distance as u64,
+                threads: prefetch_threads,
+                ..Default::default()
+            };
+            for stats in &readahead {
+                let (ranges, bytes, failed, window) = stats.snapshot();
+                f.ranges_advised += ranges;
+                f.bytes_advised += bytes;
+                f.advice_failed += failed;
+                f.window_bytes = f.window_bytes.max(window);
+            }
+            f
+        },
+        pool: {
+            let s = pool.stats();
+            crate::reduce::profile::PoolIo {
+                capacity_bytes: s.capacity,
+                buffers_allocated: s.allocated,
+                buffers_reused: s.reused,
+                buffers_freed: s.dropped,
+                peak_idle_bytes: s.peak_idle,
+            }
+        },
         compression: compression.clone(),
         prefix_reads,
         order_reads: order_reads
@@ -794,6 +885,13 @@ fn page_lock_bytes(
 
 /// The aligners' input: per-L3 queues when the run has a queue plan (`ccx_affinity`), else one
 /// shared channel. Returns the feed and one source per queue (one for the shared channel).
+/// Where a prefetch thread sends: straight to the aligners' queue(s) when it is the only one,
+/// else to the ordered channel that `reorder` drains.
+enum PrefetchOut {
+    Feed(Arc<Feed<SketchedChunk>>),
+    Reorder(ordered::OrderedSender<SketchedChunk>),
+}
+
 fn sketched_queues(
     pinning: Option<&crate::reduce::placement::Pinning>,
     budget: usize,

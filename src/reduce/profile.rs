@@ -22,6 +22,39 @@ pub struct RunTotals {
     /// Longest-first order's sequential passes over the file (scan, rewrite), besides the
     /// reader stage's out-of-order replay; empty in arrival order.
     pub order_reads: Vec<PassIo>,
+    /// Readahead and prefetch threads (`prefetch_distance`, `prefetch_threads`).
+    pub prefetch: PrefetchIo,
+    /// The reader's block pool (`allocation_pool_size`).
+    pub pool: PoolIo,
+}
+
+/// What the prefetcher did: readahead advice on the input file, and the prefetch stage's size.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PrefetchIo {
+    /// `prefetch_distance`, in reader blocks (0: no readahead).
+    pub distance_blocks: u64,
+    /// Bytes kept advised ahead of the reader.
+    pub window_bytes: u64,
+    /// `posix_fadvise(WILLNEED)` calls made on the input (scan and reader passes).
+    pub ranges_advised: u64,
+    pub bytes_advised: u64,
+    /// Advice the kernel refused.
+    pub advice_failed: u64,
+    /// Threads of the prefetch stage.
+    pub threads: usize,
+}
+
+/// The reader's pool of block buffers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PoolIo {
+    /// Idle bytes it may keep (counted in the reader's share of the memory limit).
+    pub capacity_bytes: u64,
+    /// Block buffers allocated because none was idle, and taken from the pool instead.
+    pub buffers_allocated: u64,
+    pub buffers_reused: u64,
+    /// Buffers freed because the pool was full.
+    pub buffers_freed: u64,
+    pub peak_idle_bytes: u64,
 }
 
 /// One sequential read pass done outside the reader stage.
@@ -158,6 +191,8 @@ pub struct IoProfile {
     /// Time in read and write calls / wall time, percent (capped at 100); None (JSON null) with
     /// TALARIA_ACCOUNTING=off, when those calls are not timed.
     pub io_wait_pct: Option<f64>,
+    pub prefetch: PrefetchIo,
+    pub pool: PoolIo,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -546,6 +581,8 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
     let write_ns: f64 = outputs.iter().map(|o| o.seconds * 1e9).sum();
     let pass_ns: f64 = totals.order_reads.iter().map(|p| p.seconds * 1e9).sum();
     IoProfile {
+        prefetch: totals.prefetch.clone(),
+        pool: totals.pool.clone(),
         reader_mode: totals.reader_mode.clone(),
         compression: totals.compression.clone(),
         read_bytes,

@@ -248,6 +248,27 @@ impl RunProfile {
             "talaria i/o profile: reader mode {}, compression {}",
             io.reader_mode, io.compression
         );
+        let (f, b) = (&io.prefetch, &io.pool);
+        let mi = |x: u64| x as f64 / (1024.0 * 1024.0);
+        let _ = writeln!(
+            o,
+            "  prefetch: distance {} blocks ({:.1} MiB window), {} ranges advised ({:.1} MiB, {} refused), {} prefetch threads",
+            f.distance_blocks,
+            mi(f.window_bytes),
+            f.ranges_advised,
+            mi(f.bytes_advised),
+            f.advice_failed,
+            f.threads
+        );
+        let _ = writeln!(
+            o,
+            "  block pool: {:.1} MiB, {} buffers allocated, {} reused, {} freed, peak idle {:.1} MiB",
+            mi(b.capacity_bytes),
+            b.buffers_allocated,
+            b.buffers_reused,
+            b.buffers_freed,
+            mi(b.peak_idle_bytes)
+        );
         let _ = writeln!(
             o,
             "  {:<14} {:>12} {:>8} {:>12} {:>9} {:>9}",

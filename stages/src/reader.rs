@@ -21,8 +21,15 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 pub mod inflate;
+pub mod pool;
+pub mod readahead;
 pub mod replay;
 pub mod uring;
+
+pub use pool::{BlockPool, PoolStats};
+pub use readahead::ReadaheadStats;
+use readahead::{Ahead, Readahead};
+use std::sync::Arc;
 
 /// `Read::read` for a source whose `BufRead` side does the work: copy what `fill_buf` has.
 fn read_via_buf<R: BufRead>(source: &mut R, out: &mut [u8]) -> std::io::Result<usize> {
@@ -109,6 +116,9 @@ pub struct InputSpec {
     /// Decompress on a thread of its own, with a raw-byte channel of this many bytes between
     /// the `reader-raw` thread and the decoder; 0 = decode on the reading thread.
     pub inflate_thread_budget: usize,
+    /// Readahead (`prefetch_distance` blocks): keep this many bytes of a regular file ahead of
+    /// the reader advised with `posix_fadvise(WILLNEED)`; 0 = off.
+    pub readahead: u64,
 }
 
 impl Default for InputSpec {
@@ -122,6 +132,7 @@ impl Default for InputSpec {
             uring_depth: 100,
             uring_buffer: 64 << 10,
             inflate_thread_budget: 0,
+            readahead: 0,
         }
     }
 }
@@ -138,13 +149,35 @@ pub struct ReadError {
     pub kind: Option<std::io::ErrorKind>,
 }
 
-/// A block of decompressed input bytes.
+/// A block of decompressed input bytes. A block read into a pooled buffer hands the buffer
+/// back to its [`BlockPool`] when dropped.
 #[derive(Debug)]
 pub struct Block {
     pub index: u64,
     /// Offset of `data[0]` in the decompressed input.
     pub offset: u64,
     pub data: Vec<u8>,
+    pool: Option<BlockPool>,
+}
+
+impl Block {
+    /// A block whose buffer is freed when it is dropped.
+    pub fn new(index: u64, offset: u64, data: Vec<u8>) -> Block {
+        Block {
+            index,
+            offset,
+            data,
+            pool: None,
+        }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.give(std::mem::take(&mut self.data));
+        }
+    }
 }
 
 impl crate::Weighted for Block {
@@ -170,6 +203,7 @@ struct MappedFile {
     pos: usize,
     /// Bytes before this offset have been handed back to the kernel.
     released: usize,
+    ahead: Option<Readahead>,
 }
 
 impl MappedFile {
@@ -179,8 +213,16 @@ impl MappedFile {
         let n = max.min(self.map.len() - start);
         copy(&self.map[start..start + n]);
         self.pos += n;
-        self.release_behind();
+        self.moved();
         n
+    }
+
+    /// Readahead and release after the position moved.
+    fn moved(&mut self) {
+        if let Some(ahead) = &mut self.ahead {
+            ahead.at(self.pos as u64);
+        }
+        self.release_behind();
     }
 
     /// Drop the pages already copied out, so a file larger than memory never accumulates in
@@ -213,7 +255,7 @@ impl BufRead for MappedFile {
     }
     fn consume(&mut self, amount: usize) {
         self.pos = (self.pos + amount).min(self.map.len());
-        self.release_behind();
+        self.moved();
     }
 }
 
@@ -239,6 +281,7 @@ pub struct Input {
     fallback: Option<String>,
     inflate_thread: bool,
     buffer_bytes: usize,
+    readahead: Arc<ReadaheadStats>,
 }
 
 fn sniff(head: &[u8]) -> Compression {
@@ -342,7 +385,8 @@ impl Input {
                     Err(uring::Unavailable(why)) => fallback = Some(why),
                 }
             }
-            let mut input = Input::from_stream("<stdin>", Box::new(std::io::stdin()), None, spec)?;
+            let mut input =
+                Input::from_stream("<stdin>", Box::new(std::io::stdin()), None, spec, None)?;
             input.fallback = fallback;
             return Ok(input);
         };
@@ -380,19 +424,31 @@ impl Input {
             Engine::Auto => plain && meta.len() > 0 && meta.len() >= spec.mmap_threshold,
             Engine::Read | Engine::Uring => false,
         };
+        // Readahead follows the file's own offsets: regular files only (a pipe has none).
+        let stats = Arc::new(ReadaheadStats::default());
+        let advisor = || {
+            let dup = file.try_clone().ok().filter(|_| regular)?;
+            Readahead::new(dup, meta.len(), spec.readahead, Arc::clone(&stats))
+        };
         if want_map {
-            return Input::from_map(&name, &file, size, spec);
+            let mut input = Input::from_map(&name, &file, size, spec, advisor())?;
+            input.readahead = stats;
+            return Ok(input);
         }
         let mut fallback = None;
         if wants_uring {
             let fd = file.try_clone().map_err(|e| open_error(&name, &e))?;
             match uring::UringSource::new(fd, spec.uring_depth, spec.uring_buffer) {
+                // No advice: the ring's reads in flight are its readahead, and WILLNEED on top
+                // measured 3x slower from a cold cache (README, "Hardware and I/O").
                 Ok(source) => return Input::from_uring(&name, source, size, spec),
                 Err(uring::Unavailable(why)) => fallback = Some(why),
             }
         }
-        let mut input = Input::from_stream(&name, Box::new(file), size, spec)?;
+        let ahead = advisor();
+        let mut input = Input::from_stream(&name, Box::new(file), size, spec, ahead)?;
         input.fallback = fallback;
+        input.readahead = stats;
         Ok(input)
     }
 
@@ -401,6 +457,7 @@ impl Input {
         file: &File,
         size: Option<u64>,
         spec: &InputSpec,
+        ahead: Option<Readahead>,
     ) -> Result<Input, ReadError> {
         let mut input = Input {
             name: name.into(),
@@ -412,6 +469,7 @@ impl Input {
             fallback: None,
             inflate_thread: false,
             buffer_bytes: 0,
+            readahead: Arc::default(),
         };
         if size == Some(0) {
             return Ok(input); // nothing to map (a zero-length mapping is an error)
@@ -426,6 +484,7 @@ impl Input {
             map,
             pos: 0,
             released: 0,
+            ahead,
         };
         input.source = if input.compression == Compression::None {
             Source::Mapped(mapped)
@@ -454,6 +513,7 @@ impl Input {
             fallback: None,
             inflate_thread: false,
             buffer_bytes,
+            readahead: Arc::default(),
         }
     }
 
@@ -479,11 +539,17 @@ impl Input {
         mut reader: Box<dyn Read + Send>,
         size: Option<u64>,
         spec: &InputSpec,
+        ahead: Option<Readahead>,
     ) -> Result<Input, ReadError> {
         let head = read_head(&mut reader).map_err(|e| open_error(name, &e))?;
         let mut input = Input::streamed(name, &head, size, Used::Read, 0);
         let buffered = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(reader));
-        input.source = Source::Stream(input.decode(buffered, spec)?);
+        input.source = Source::Stream(match ahead {
+            // Outside the buffer: it follows what the decoder (or the caller) consumed, so the
+            // window reaches past the buffer's next refill.
+            Some(ahead) => input.decode(Ahead::new(buffered, 0, ahead), spec)?,
+            None => input.decode(buffered, spec)?,
+        });
         Ok(input)
     }
 
@@ -511,7 +577,7 @@ impl Input {
         reader: Box<dyn Read + Send>,
         size: Option<u64>,
     ) -> Result<Input, ReadError> {
-        Input::from_stream(name, reader, size, &InputSpec::default())
+        Input::from_stream(name, reader, size, &InputSpec::default(), None)
     }
 
     pub fn compression(&self) -> Compression {
@@ -548,6 +614,10 @@ impl Input {
     /// Display name: the path, or `"<stdin>"`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+    /// What readahead did (shared: still readable once the input moved to its thread).
+    pub fn readahead(&self) -> Arc<ReadaheadStats> {
+        Arc::clone(&self.readahead)
     }
     /// Decompressed bytes delivered so far (the offset of the next byte).
     pub fn position(&self) -> u64 {
@@ -606,6 +676,41 @@ impl Input {
     }
 }
 
+impl Input {
+    /// Replace `buf`'s contents with up to `max` decompressed bytes; returns how many (0 = end
+    /// of input). Unlike [`Input::read_block`], a buffer reused from a pool is written over in
+    /// place, so its bytes are not zeroed again before each read.
+    pub fn fill_block(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, ReadError> {
+        if matches!(self.source, Source::Mapped(_)) {
+            buf.clear();
+            return self.read_block(buf, max);
+        }
+        if buf.len() < max {
+            buf.resize(max, 0); // new bytes only: the rest were initialised by an earlier read
+        }
+        buf.truncate(max);
+        let Source::Stream(reader) = &mut self.source else {
+            unreachable!("mapped sources returned above")
+        };
+        let mut filled = 0;
+        while filled < max {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(filled);
+                    self.delivered += filled as u64;
+                    return Err(self.error(&e));
+                }
+            }
+        }
+        buf.truncate(filled);
+        self.delivered += filled as u64;
+        Ok(filled)
+    }
+}
+
 impl Read for Input {
     /// Errors keep their kind; a damaged compressed stream says so in the message.
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
@@ -644,8 +749,20 @@ pub struct ReadSummary {
 /// continue from whatever was already read from `input` (see [`Input::position`]). Counts
 /// `items_out`, `bytes_out`, `busy_ns` (reading) and `blocked_ns` (waiting to send).
 pub fn read_blocks(
+    input: Input,
+    block_size: usize,
+    tx: crate::channel::Sender<Block>,
+    counters: &crate::stage::StageCounters,
+) -> Result<ReadSummary, ReadError> {
+    read_blocks_pooled(input, block_size, &BlockPool::new(0), tx, counters)
+}
+
+/// [`read_blocks`] into buffers taken from `pool`; each block hands its buffer back to the pool
+/// when its consumer drops it, so a steady read reuses a few buffers.
+pub fn read_blocks_pooled(
     mut input: Input,
     block_size: usize,
+    pool: &BlockPool,
     tx: crate::channel::Sender<Block>,
     counters: &crate::stage::StageCounters,
 ) -> Result<ReadSummary, ReadError> {
@@ -654,20 +771,20 @@ pub fn read_blocks(
     let mut summary = ReadSummary::default();
     loop {
         let offset = input.position();
-        let mut data = Vec::with_capacity(block_size);
+        let mut block = Block {
+            index: summary.blocks,
+            offset,
+            data: pool.take(block_size),
+            pool: Some(pool.clone()),
+        };
         let n = {
             let _busy = counters.busy();
             let _call = crate::metrics::span("read");
-            input.read_block(&mut data, block_size)?
+            input.fill_block(&mut block.data, block_size)?
         };
         if n == 0 {
             return Ok(summary);
         }
-        let block = Block {
-            index: summary.blocks,
-            offset,
-            data,
-        };
         let sent = {
             let _blocked = counters.blocked();
             tx.send(block).is_ok()

@@ -108,6 +108,8 @@ impl Input {
             fallback: None,
             inflate_thread: false,
             buffer_bytes: 0,
+            // Records out of order: no readahead (the map is advised random instead).
+            readahead: Default::default(),
         })
     }
 }

@@ -628,6 +628,8 @@ fn every_engine_gives_the_same_bytes() {
                     uring_depth: depth,
                     uring_buffer: buffer,
                     inflate_thread_budget: inflate,
+                    // Readahead in one of the three settings: it must not change a byte.
+                    readahead: if depth == 3 { 8192 } else { 0 },
                 })
                 .unwrap();
                 let what = format!("{kind:?} {engine:?} depth {depth} buffer {buffer}");
@@ -746,4 +748,56 @@ fn the_test_hook_makes_uring_fall_back_to_read() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
+}
+
+#[test]
+fn pooled_blocks_reuse_buffers_and_deliver_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fasta(300_001, 5);
+    let path = write_file(dir.path(), "p.fa", &data);
+    for engine in [Engine::Read, Engine::Mmap, Engine::Uring] {
+        let input = Input::open(&InputSpec {
+            path: Some(path.clone()),
+            engine,
+            readahead: 16 << 10,
+            ..InputSpec::default()
+        })
+        .unwrap();
+        let advised = input.readahead();
+        let ring = matches!(input.engine(), Used::Uring { .. });
+        let pool = BlockPool::new(64 << 10);
+        let (tx, rx) = crate::channel::bounded::<Block>("blocks", 1 << 20);
+        let reader = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                read_blocks_pooled(input, 4096, &pool, tx, &StageCounters::default()).unwrap()
+            })
+        };
+        let mut got = Vec::new();
+        for block in rx.iter() {
+            assert_eq!(block.offset, got.len() as u64, "{engine:?}");
+            got.extend_from_slice(&block.data);
+        }
+        let summary = reader.join().unwrap();
+        assert!(got == data, "{engine:?}: bytes differ");
+        assert_eq!(summary.blocks, data.len().div_ceil(4096) as u64);
+        let s = pool.stats();
+        // One buffer per block plus the read that found the end, each new or reused (how many
+        // are reused depends on how far the reader ran ahead: pool.rs tests reuse itself).
+        assert_eq!(
+            s.allocated + s.reused,
+            summary.blocks + 1,
+            "{engine:?} {s:?}"
+        );
+        assert!(pool.idle_bytes() <= 64 << 10);
+        let (ranges, bytes, failed, _) = advised.snapshot();
+        if ring {
+            assert_eq!(ranges, 0, "io_uring reads ahead on its own");
+        } else {
+            assert!(
+                ranges > 0 && bytes <= data.len() as u64 && failed == 0,
+                "{engine:?}"
+            );
+        }
+    }
 }
