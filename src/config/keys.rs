@@ -6,6 +6,7 @@ use super::size::format_size;
 use super::{
     AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
 };
+use super::CacheEviction;
 use crate::alloc::Allocator;
 use std::net::IpAddr;
 
@@ -30,9 +31,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.min_chunk_size", CHUNK),
     ("performance.max_chunk_size", CHUNK),
     ("performance.chunk_by_memory", "buffers between stages are already bounded in bytes by performance.memory_limit"),
-    ("performance.cache_alignments", CACHE),
-    ("performance.cache_size_mb", CACHE),
-    ("performance.cache_eviction", CACHE),
     ("performance.prefetch_distance", PREFETCH),
     ("performance.prefetch_threads", PREFETCH),
     ("performance.io_threads", IO),
@@ -80,7 +78,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 const SIMD: &str =
     "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
-const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
 const IO: &str = "talaria's I/O threads are fixed, not a pool to size: one reader, one reader-raw thread for compressed input when performance.parallel_io is on, one writer per output file";
 const VENDOR: &str = "per-CCX work queues are not implemented (aligners share one queue); --pin-threads with --affinity compact keeps workers within one L3 domain at a time";
@@ -131,6 +128,9 @@ pub(crate) enum Field {
     UseHugePages,
     UsePageLocking,
     LockedMemory,
+    CacheAlignments,
+    CacheSizeMb,
+    CacheEviction,
     CollectMetrics,
     MetricsInterval,
     MetricsExport,
@@ -141,7 +141,7 @@ pub(crate) enum Field {
     StatsdPort,
 }
 
-pub(crate) const FIELD_COUNT: usize = 47;
+pub(crate) const FIELD_COUNT: usize = 50;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -176,6 +176,8 @@ pub(crate) enum Kind {
     Order,
     /// "none", "t0", "t1", "t2" or "nta".
     Prefetch,
+    /// "lru", "lfu" or "fifo".
+    Eviction,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
     /// "none", "prometheus" or "statsd".
@@ -199,6 +201,7 @@ pub(crate) enum Value {
     IoEngine(IoEngine),
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
+    Eviction(CacheEviction),
     Allocator(Allocator),
     Export(MetricsExport),
     Ip(IpAddr),
@@ -262,6 +265,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
+    // The reference cache (README, "Reference cache"): per-representative LCS masks and sorted
+    // k-mers; 0 MiB keeps nothing. Its bytes come out of the index's share of memory_limit.
+    KeySpec { name: "performance.cache_alignments", field: Field::CacheAlignments, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.cache_size_mb", field: Field::CacheSizeMb, kind: Kind::Integer { min: 0, max: 1 << 30, auto: false }, flag: None },
+    KeySpec { name: "performance.cache_eviction", field: Field::CacheEviction, kind: Kind::Eviction, flag: None },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
     KeySpec { name: "performance.numa.thread_affinity", field: Field::ThreadAffinity, kind: Kind::Affinity, flag: Some("--affinity") },
     KeySpec { name: "performance.arm.big_little_aware", field: Field::BigLittleAware, kind: Kind::Bool, flag: None },
@@ -428,6 +436,7 @@ impl Kind {
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
+            Kind::Eviction => "one of \"lru\", \"lfu\", \"fifo\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
@@ -457,6 +466,7 @@ impl Kind {
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
+            (Kind::Eviction, Value::Eviction(_)) => true,
             (Kind::Allocator, Value::Allocator(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
@@ -484,6 +494,7 @@ impl Kind {
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
+            (Kind::Eviction, T::String(s)) => Value::Eviction(CacheEviction::parse(s)?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
@@ -507,6 +518,7 @@ impl Kind {
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
+            Kind::Eviction => Value::Eviction(CacheEviction::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),

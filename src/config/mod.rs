@@ -326,6 +326,23 @@ pub struct PerformanceConfig {
     pub use_page_locking: bool,
     /// ...up to this many bytes (`locked_memory_gb`), inside the memory limit.
     pub locked_memory: u64,
+    /// Keep per-representative profiles for candidate pairs (`reduce::rep_cache`)...
+    pub cache_alignments: bool,
+    /// ...in this many MiB over all deciding threads, out of the index's memory share...
+    pub cache_size_mb: u64,
+    /// ...evicting by this policy.
+    #[serde(serialize_with = "serialize_eviction")]
+    pub cache_eviction: CacheEviction,
+}
+
+/// `performance.cache_eviction`: the generic cache's policy (talaria_stages::cache).
+pub use talaria_stages::cache::Eviction as CacheEviction;
+
+/// Whether the reference cache is on by default (README, "Reference cache": measured).
+const CACHE_DEFAULT: bool = true;
+
+fn serialize_eviction<S: serde::Serializer>(e: &CacheEviction, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(e.name())
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -402,6 +419,9 @@ impl Default for Config {
                 parallel_io: false,
                 use_page_locking: false,
                 locked_memory: 1 << 30,
+                cache_alignments: CACHE_DEFAULT,
+                cache_size_mb: 64,
+                cache_eviction: CacheEviction::Lru,
             },
             // The user guide's [monitoring] example, with the endpoint on loopback only: a
             // job's figures are not published to the network unless prometheus_bind says so.
@@ -568,6 +588,9 @@ impl Config {
             Field::UseHugePages => Value::Bool(p.memory.use_huge_pages),
             Field::UsePageLocking => Value::Bool(p.use_page_locking),
             Field::LockedMemory => Value::Count(p.locked_memory),
+            Field::CacheAlignments => Value::Bool(p.cache_alignments),
+            Field::CacheSizeMb => Value::Count(p.cache_size_mb),
+            Field::CacheEviction => Value::Eviction(p.cache_eviction),
             Field::CollectMetrics => Value::Bool(m.collect_metrics),
             Field::MetricsInterval => Value::Count(m.metrics_interval_ms),
             Field::MetricsExport => Value::Export(m.metrics_export),
@@ -632,6 +655,9 @@ impl Config {
             (Field::UseHugePages, Value::Bool(b)) => p.memory.use_huge_pages = b,
             (Field::UsePageLocking, Value::Bool(b)) => p.use_page_locking = b,
             (Field::LockedMemory, v) => p.locked_memory = count(v),
+            (Field::CacheAlignments, Value::Bool(b)) => p.cache_alignments = b,
+            (Field::CacheSizeMb, v) => p.cache_size_mb = count(v),
+            (Field::CacheEviction, Value::Eviction(e)) => p.cache_eviction = e,
             (Field::CollectMetrics, Value::Bool(b)) => m.collect_metrics = b,
             (Field::MetricsInterval, v) => m.metrics_interval_ms = count(v),
             (Field::MetricsExport, Value::Export(e)) => m.metrics_export = e,
@@ -686,6 +712,9 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::UseHugePages,
     Field::UsePageLocking,
     Field::LockedMemory,
+    Field::CacheAlignments,
+    Field::CacheSizeMb,
+    Field::CacheEviction,
     Field::CollectMetrics,
     Field::MetricsInterval,
     Field::MetricsExport,

@@ -15,6 +15,7 @@ use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
+use crate::reduce::rep_cache::{self, RepCache, RepProfile};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
@@ -132,6 +133,8 @@ pub struct DecideStats {
     pub band_max: u64,
     /// Passed alignments by identity percent (floor), 0..=100.
     pub identity_pct: [u64; 101],
+    /// The reference cache's figures (all zero when `cache_alignments` is off).
+    pub cache: talaria_stages::cache::CacheStats,
 }
 
 impl Default for DecideStats {
@@ -154,6 +157,7 @@ impl Default for DecideStats {
             band_min: u64::MAX,
             band_max: 0,
             identity_pct: [0; 101],
+            cache: Default::default(),
         }
     }
 }
@@ -189,6 +193,7 @@ impl DecideStats {
         for (a, b) in self.identity_pct.iter_mut().zip(&o.identity_pct) {
             *a += b;
         }
+        self.cache.add(&o.cache);
     }
 }
 
@@ -201,6 +206,11 @@ pub struct Decider {
     shared: Vec<(u32, u32)>,
     member_pos: FxHashMap<u64, u32>,
     votes: FxHashMap<i64, u32>,
+    /// The reference cache (`performance.cache_alignments`), when on.
+    cache: Option<RepCache>,
+    /// With the cache: the record's distinct k-mers with first positions, sorted (empty until
+    /// the record's first seed; cleared with `member_pos`).
+    member_sorted: Vec<(u64, u32)>,
     pub stats: DecideStats,
 }
 
@@ -235,8 +245,23 @@ impl Decider {
             shared: Vec::new(),
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),
+            cache: None,
+            member_sorted: Vec::new(),
             stats: DecideStats::default(),
         }
+    }
+
+    /// Keep representative profiles in a cache of `capacity_bytes` (see `reduce::rep_cache`);
+    /// results are the same with or without it.
+    pub fn with_cache(mut self, policy: talaria_stages::cache::Eviction, capacity_bytes: usize) -> Decider {
+        self.cache = Some(RepCache::new(policy, capacity_bytes));
+        self
+    }
+
+    /// Forget the record whose k-mer positions the seed keeps (a new record is searched).
+    fn new_record(&mut self) {
+        self.member_pos.clear();
+        self.member_sorted.clear();
     }
 
     pub fn params(&self) -> &Params {
@@ -264,7 +289,7 @@ impl Decider {
                 .eq_ignore_ascii_case(&rep.seq)
                 .then(|| exact_join(seq, rep));
         }
-        self.member_pos.clear();
+        self.new_record();
         self.try_join(seq, rep)
     }
 
@@ -319,7 +344,7 @@ impl Decider {
         self.stats.searches += 1;
         self.stats.candidates_hist[candidates_bin(found)] += 1;
         self.stats.max_candidates_seen = self.stats.max_candidates_seen.max(found);
-        self.member_pos.clear();
+        self.new_record();
         let mut tried = Vec::with_capacity(candidates.len());
         for rep in &candidates {
             tried.push(rep.ordinal);
@@ -336,19 +361,22 @@ impl Decider {
     fn try_join(&mut self, seq: &[u8], rep: &RepSeq) -> Option<Join> {
         let lens = (seq.len(), rep.seq.len());
         let threshold = self.params.threshold;
-        // No alignment has more identical columns than the LCS: skip the pairs it rules out,
-        // with the very test an alignment must pass below (exact: they would fail in any band).
-        // `need` only lets the LCS stop early; it is kept below the first passing count.
-        let shorter = lens.0.min(lens.1);
-        if shorter > 0 {
-            let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
-            let lcs = self.lcs.length_up_to(seq, &rep.seq, need);
-            if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
-                self.stats.ruled_out_by_lcs += 1;
-                return None;
+        let seed = match self.cache.take() {
+            None => self.bound_and_seed(seq, &rep.seq, None),
+            Some(mut cache) => {
+                let coder = self.params.coder;
+                let seed = cache.with(&coder, rep.ordinal, &rep.seq, |profile| {
+                    self.bound_and_seed(seq, &rep.seq, Some(profile))
+                });
+                self.stats.cache = cache.stats();
+                self.cache = Some(cache);
+                seed
             }
-        }
-        let seed = self.seed(seq, &rep.seq);
+        };
+        let Some(seed) = seed else {
+            self.stats.ruled_out_by_lcs += 1;
+            return None;
+        };
         let mut band = self.params.band.first(threshold, seed, lens.0.min(lens.1));
         let mut widenings = 0;
         let (aln, identity) = loop {
@@ -401,24 +429,67 @@ impl Decider {
         })
     }
 
+    /// The LCS bound, then the seed: `None` when the LCS rules the pair out. With `profile`
+    /// (the cache) the representative's masks and sorted k-mers are reused; the answers are the
+    /// same as without.
+    fn bound_and_seed(
+        &mut self,
+        seq: &[u8],
+        rep: &[u8],
+        profile: Option<&RepProfile>,
+    ) -> Option<Seed> {
+        let threshold = self.params.threshold;
+        // No alignment has more identical columns than the LCS: skip the pairs it rules out,
+        // with the very test an alignment must pass below (exact: they would fail in any band).
+        // `need` only lets the LCS stop early; it is kept below the first passing count, so an
+        // early stop rules a pair out whichever sequence holds the bits.
+        let shorter = seq.len().min(rep.len());
+        if shorter > 0 {
+            let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
+            let lcs = match profile {
+                Some(p) => self.lcs.length_against(seq, &p.masks, need),
+                None => self.lcs.length_up_to(seq, rep, need),
+            };
+            if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
+                return None;
+            }
+        }
+        Some(self.seed(seq, rep, profile))
+    }
+
     /// Where shared k-mers put `rep` relative to `seq` (diagonal = `target_pos - query_pos`):
     /// the most common diagonal (ties: nearest to 0, then smaller) and the range of diagonals with
     /// at least [`MIN_SEED_VOTES`] shared k-mers, which spans the indels between the seeds.
-    fn seed(&mut self, seq: &[u8], rep: &[u8]) -> Seed {
+    fn seed(&mut self, seq: &[u8], rep: &[u8], profile: Option<&RepProfile>) -> Seed {
         let coder = self.params.coder;
-        if self.member_pos.is_empty() {
-            let member_pos = &mut self.member_pos;
-            coder.for_each(seq, |pos, kmer| {
-                member_pos.entry(kmer).or_insert(pos as u32);
-            });
-        }
         self.votes.clear();
-        let (member_pos, votes) = (&self.member_pos, &mut self.votes);
-        coder.for_each(rep, |pos, kmer| {
-            if let Some(&q) = member_pos.get(&kmer) {
-                *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
+        match profile {
+            // The same votes by a merge join of two sorted lists (`rep_cache::merge_votes`).
+            Some(profile) => {
+                if self.member_sorted.is_empty() {
+                    rep_cache::first_positions(&coder, seq, &mut self.member_sorted);
+                }
+                let votes = &mut self.votes;
+                rep_cache::merge_votes(&self.member_sorted, &profile.kmers, |d| {
+                    *votes.entry(d).or_insert(0) += 1;
+                });
             }
-        });
+            None => {
+                if self.member_pos.is_empty() {
+                    let member_pos = &mut self.member_pos;
+                    coder.for_each(seq, |pos, kmer| {
+                        member_pos.entry(kmer).or_insert(pos as u32);
+                    });
+                }
+                let (member_pos, votes) = (&self.member_pos, &mut self.votes);
+                coder.for_each(rep, |pos, kmer| {
+                    if let Some(&q) = member_pos.get(&kmer) {
+                        *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
+                    }
+                });
+            }
+        }
+        let votes = &self.votes;
         let Some((&best, &top)) = votes.iter().max_by(|a, b| {
             a.1.cmp(b.1)
                 .then(b.0.abs().cmp(&a.0.abs()))

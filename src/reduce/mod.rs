@@ -8,6 +8,7 @@
 //! in input order by the writer, so outputs are identical for any thread count or chunk size.
 
 pub mod banding;
+pub mod cache_report;
 pub mod clstr;
 pub mod debug_threads;
 pub mod decide;
@@ -21,6 +22,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod placement;
 pub mod profile;
+pub mod rep_cache;
 mod profile_html;
 mod profile_text;
 pub mod report;

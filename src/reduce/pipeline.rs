@@ -12,6 +12,7 @@ use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::clstr::ClstrCollector;
+use crate::reduce::cache_report::{CachePlan, CacheSummary};
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
@@ -284,6 +285,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         },
     };
 
+    // The reference cache's bytes come out of the index's share (README, "Reference cache").
+    let caches = CachePlan::new(&cfg.performance, budgets.index, workers);
+    budgets.index -= caches.map_or(0, |c| c.total);
     let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
     let mut index = RepIndex::with_backing(
         coder,
@@ -401,8 +405,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let live = Arc::clone(&live);
-        let mut decider =
-            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let mut decider = CachePlan::attach(
+            &caches,
+            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells)),
+        );
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
             if let Some(pinning) = pinning {
                 pinning.pin_aligner(i);
@@ -452,7 +458,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
         let live = Arc::clone(&live);
-        let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let decider = CachePlan::attach(
+            &caches,
+            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells)),
+        );
         let unit = unit_of(alphabet);
         let destination = match &plan {
             None => Destination::Emit(Box::new(crate::reduce::emit::Emitter::new(outputs))),
@@ -542,9 +551,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
     }
     let mut stats = crate::reduce::decide::DecideStats::default();
-    for handle in aligners {
+    let mut cache_rows = Vec::new();
+    for (i, handle) in aligners.into_iter().enumerate() {
         match handle.join() {
-            Ok(s) => stats.add(&s),
+            Ok(s) => {
+                stats.add(&s);
+                cache_rows.push((format!("aligner-{i}"), s.cache));
+            }
             Err(p) => {
                 first_panic.get_or_insert(p);
             }
@@ -567,6 +580,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         ));
     };
     stats.add(&writer_stats);
+    cache_rows.push(("writer".to_string(), writer_stats.cache));
+    let cache = caches.map(|plan| CacheSummary::new(&plan, &cache_rows));
     let mut order_reads = Vec::new();
     let scan_reads = plan.as_ref().map(|p| p.scan_reads).unwrap_or_default();
     let sinks = match (finished, plan, held_outputs) {
@@ -625,7 +640,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             .map(|(name, r)| crate::reduce::profile::PassIo::of(name, r.bytes, r.calls, r.read_ns))
             .collect(),
     };
-    let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
+    let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals)
+        .with_cache(cache.as_ref().map(|c| c.total.clone()));
     // The run's totals, so the exporter's last figures are exact, then its final send.
     let p = &live.progress;
     for (counter, total) in [
@@ -696,6 +712,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             }
         }),
         memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
+        cache,
         profile,
     })
 }
