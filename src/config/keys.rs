@@ -265,8 +265,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
-    // The reference cache (README, "Reference cache"): per-representative LCS masks and sorted
-    // k-mers; 0 MiB keeps nothing. Its bytes come out of the index's share of memory_limit.
+    // The reference cache (README, "Reference cache"): per-representative LCS bit
+    // masks; 0 MiB keeps nothing. Its bytes come out of the aligners' queue share of memory_limit.
     KeySpec { name: "performance.cache_alignments", field: Field::CacheAlignments, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.cache_size_mb", field: Field::CacheSizeMb, kind: Kind::Integer { min: 0, max: 1 << 30, auto: false }, flag: None },
     KeySpec { name: "performance.cache_eviction", field: Field::CacheEviction, kind: Kind::Eviction, flag: None },

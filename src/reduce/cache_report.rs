@@ -11,35 +11,37 @@ pub struct CachePlan {
     pub policy: Eviction,
     /// `cache_size_mb` in bytes.
     pub asked: u64,
-    /// What all caches together may hold: `asked`, at most half of the index's budget.
+    /// What all caches together may hold: `asked`, at most half of the queue budget it is
+    /// taken from.
     pub total: usize,
     /// Each deciding thread's share (aligners and the writer).
     pub per_thread: usize,
-    /// `asked` was more than half the index budget.
+    /// `asked` was more than half the queue budget.
     pub capped: bool,
 }
 
 impl CachePlan {
-    /// `None` when `cache_alignments` is off. `index_budget` is the index's share of the memory
-    /// limit; the caches' bytes are taken out of it (at most half), so the two together stay
-    /// inside the same share.
+    /// `None` when `cache_alignments` is off. `queue_budget` is the share of the memory limit
+    /// the caches' bytes are taken out of (at most half of it), so they stay inside the limit:
+    /// the aligners' input queue, which bounds only how far ahead the prefetcher runs.
     pub fn new(
         p: &crate::config::PerformanceConfig,
-        index_budget: usize,
+        queue_budget: usize,
         workers: usize,
     ) -> Option<CachePlan> {
         if !p.cache_alignments {
             return None;
         }
         let asked = p.cache_size_mb.saturating_mul(1 << 20);
-        let total = asked.min(index_budget as u64 / 2) as usize;
+        let total = asked.min(queue_budget as u64 / 2) as usize;
         let threads = workers + 1;
         Some(CachePlan {
             policy: p.cache_eviction,
             asked,
             total: total / threads * threads,
             per_thread: total / threads,
-            capped: (total as u64) < asked,
+            // Less than asked by a MiB or more (a byte of rounding is not worth a warning).
+            capped: (total as u64).saturating_add(1 << 20) <= asked,
         })
     }
 
@@ -96,10 +98,11 @@ impl CacheFigures {
 pub struct CacheSummary {
     /// "lru", "lfu" or "fifo".
     pub policy: String,
-    /// `cache_size_mb` in bytes, and what all caches could hold (at most half the index budget).
+    /// `cache_size_mb` in bytes, and what all caches could hold (at most half the aligners'
+    /// input queue budget).
     pub asked_bytes: u64,
     pub capacity_bytes: u64,
-    /// `cache_size_mb` was more than half the index budget and was capped.
+    /// `cache_size_mb` was more than half the queue budget and was capped.
     pub capped: bool,
     /// One row per deciding thread, in thread order.
     pub threads: Vec<CacheFigures>,
@@ -139,7 +142,7 @@ impl CacheSummary {
         if self.capped {
             let _ = write!(
                 line,
-                "; cache_size_mb {} MiB capped at half the index budget",
+                "; cache_size_mb {} MiB capped at half the aligners' input queue budget",
                 self.asked_bytes >> 20
             );
         }
@@ -149,7 +152,7 @@ impl CacheSummary {
     /// The `--cache-stats` table.
     pub fn table(&self) -> String {
         let mut o = format!(
-            "talaria cache-stats: reference cache (per-representative LCS masks and sorted k-mers), policy {}, {:.1} MiB of {} MiB asked\n",
+            "talaria cache-stats: reference cache (per-representative LCS bit masks), policy {}, {:.1} MiB of {} MiB asked\n",
             self.policy,
             mib(self.capacity_bytes),
             self.asked_bytes >> 20

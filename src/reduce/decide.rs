@@ -15,7 +15,7 @@ use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
-use crate::reduce::rep_cache::{self, RepCache, RepProfile};
+use crate::reduce::rep_cache::{RepCache, RepProfile};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
@@ -208,9 +208,6 @@ pub struct Decider {
     votes: FxHashMap<i64, u32>,
     /// The reference cache (`performance.cache_alignments`), when on.
     cache: Option<RepCache>,
-    /// With the cache: the record's distinct k-mers with first positions, sorted (empty until
-    /// the record's first seed; cleared with `member_pos`).
-    member_sorted: Vec<(u64, u32)>,
     pub stats: DecideStats,
 }
 
@@ -246,7 +243,6 @@ impl Decider {
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),
             cache: None,
-            member_sorted: Vec::new(),
             stats: DecideStats::default(),
         }
     }
@@ -254,14 +250,15 @@ impl Decider {
     /// Keep representative profiles in a cache of `capacity_bytes` (see `reduce::rep_cache`);
     /// results are the same with or without it.
     pub fn with_cache(mut self, policy: talaria_stages::cache::Eviction, capacity_bytes: usize) -> Decider {
-        self.cache = Some(RepCache::new(policy, capacity_bytes));
+        let cache = RepCache::new(policy, capacity_bytes);
+        self.stats.cache = cache.stats();
+        self.cache = Some(cache);
         self
     }
 
     /// Forget the record whose k-mer positions the seed keeps (a new record is searched).
     fn new_record(&mut self) {
         self.member_pos.clear();
-        self.member_sorted.clear();
     }
 
     pub fn params(&self) -> &Params {
@@ -364,8 +361,7 @@ impl Decider {
         let seed = match self.cache.take() {
             None => self.bound_and_seed(seq, &rep.seq, None),
             Some(mut cache) => {
-                let coder = self.params.coder;
-                let seed = cache.with(&coder, rep.ordinal, &rep.seq, |profile| {
+                let seed = cache.with(rep.ordinal, &rep.seq, |profile| {
                     self.bound_and_seed(seq, &rep.seq, Some(profile))
                 });
                 self.stats.cache = cache.stats();
@@ -430,8 +426,8 @@ impl Decider {
     }
 
     /// The LCS bound, then the seed: `None` when the LCS rules the pair out. With `profile`
-    /// (the cache) the representative's masks and sorted k-mers are reused; the answers are the
-    /// same as without.
+    /// (the cache) the representative's LCS masks are reused; the answers are the same as
+    /// without.
     fn bound_and_seed(
         &mut self,
         seq: &[u8],
@@ -454,41 +450,27 @@ impl Decider {
                 return None;
             }
         }
-        Some(self.seed(seq, rep, profile))
+        Some(self.seed(seq, rep))
     }
 
     /// Where shared k-mers put `rep` relative to `seq` (diagonal = `target_pos - query_pos`):
     /// the most common diagonal (ties: nearest to 0, then smaller) and the range of diagonals with
     /// at least [`MIN_SEED_VOTES`] shared k-mers, which spans the indels between the seeds.
-    fn seed(&mut self, seq: &[u8], rep: &[u8], profile: Option<&RepProfile>) -> Seed {
+    fn seed(&mut self, seq: &[u8], rep: &[u8]) -> Seed {
         let coder = self.params.coder;
-        self.votes.clear();
-        match profile {
-            // The same votes by a merge join of two sorted lists (`rep_cache::merge_votes`).
-            Some(profile) => {
-                if self.member_sorted.is_empty() {
-                    rep_cache::first_positions(&coder, seq, &mut self.member_sorted);
-                }
-                let votes = &mut self.votes;
-                rep_cache::merge_votes(&self.member_sorted, &profile.kmers, |d| {
-                    *votes.entry(d).or_insert(0) += 1;
-                });
-            }
-            None => {
-                if self.member_pos.is_empty() {
-                    let member_pos = &mut self.member_pos;
-                    coder.for_each(seq, |pos, kmer| {
-                        member_pos.entry(kmer).or_insert(pos as u32);
-                    });
-                }
-                let (member_pos, votes) = (&self.member_pos, &mut self.votes);
-                coder.for_each(rep, |pos, kmer| {
-                    if let Some(&q) = member_pos.get(&kmer) {
-                        *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
-                    }
-                });
-            }
+        if self.member_pos.is_empty() {
+            let member_pos = &mut self.member_pos;
+            coder.for_each(seq, |pos, kmer| {
+                member_pos.entry(kmer).or_insert(pos as u32);
+            });
         }
+        self.votes.clear();
+        let (member_pos, votes) = (&self.member_pos, &mut self.votes);
+        coder.for_each(rep, |pos, kmer| {
+            if let Some(&q) = member_pos.get(&kmer) {
+                *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
+            }
+        });
         let votes = &self.votes;
         let Some((&best, &top)) = votes.iter().max_by(|a, b| {
             a.1.cmp(b.1)

@@ -285,9 +285,12 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         },
     };
 
-    // The reference cache's bytes come out of the index's share (README, "Reference cache").
-    let caches = CachePlan::new(&cfg.performance, budgets.index, workers);
-    budgets.index -= caches.map_or(0, |c| c.total);
+    // The reference cache's bytes come out of the aligners' input queue (README, "Reference
+    // cache"): that budget only bounds how far the prefetcher runs ahead, never a decision, so
+    // outputs stay the same with the cache on or off (the index's share would not: a fuller
+    // index evicts representatives).
+    let caches = CachePlan::new(&cfg.performance, budgets.sketched, workers);
+    budgets.sketched -= caches.map_or(0, |c| c.total);
     let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
     let mut index = RepIndex::with_backing(
         coder,
