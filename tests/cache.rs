@@ -73,7 +73,10 @@ fn outputs_identical_with_the_cache_on_or_off_any_policy_size_or_threads() {
             }
         }
     }
-    assert!(evicted, "the 1 MiB cache never evicted: the test does not test eviction");
+    assert!(
+        evicted,
+        "the 1 MiB cache never evicted: the test does not test eviction"
+    );
 }
 
 #[test]
@@ -87,7 +90,14 @@ fn figures_agree_with_the_run() {
             dir.path(),
             &path,
             Some((1, policy)),
-            &["-j", "2", "--cache-stats", "--profile", "--json", json.to_str().unwrap()],
+            &[
+                "-j",
+                "2",
+                "--cache-stats",
+                "--profile",
+                "--json",
+                json.to_str().unwrap(),
+            ],
         );
         let err = String::from_utf8(err).unwrap();
         let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -106,18 +116,42 @@ fn figures_agree_with_the_run() {
         assert!(n(total, "lookups") > 0);
         // Two aligners and the writer, each with a third of 1 MiB; they add up to the total.
         let threads = c["threads"].as_array().unwrap();
-        let names: Vec<&str> = threads.iter().map(|t| t["thread"].as_str().unwrap()).collect();
+        let names: Vec<&str> = threads
+            .iter()
+            .map(|t| t["thread"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["aligner-0", "aligner-1", "writer"]);
-        for key in ["capacity_bytes", "entries", "bytes", "lookups", "hits", "misses", "evictions", "inserted"] {
+        for key in [
+            "capacity_bytes",
+            "entries",
+            "bytes",
+            "lookups",
+            "hits",
+            "misses",
+            "evictions",
+            "inserted",
+        ] {
             let sum: u64 = threads.iter().map(|t| n(t, key)).sum();
             assert_eq!(sum, n(total, key), "{key}");
         }
         for row in threads.iter().chain([total]) {
-            assert_eq!(n(row, "hits") + n(row, "misses"), n(row, "lookups"), "{row}");
+            assert_eq!(
+                n(row, "hits") + n(row, "misses"),
+                n(row, "lookups"),
+                "{row}"
+            );
             // Every miss builds a profile; it is kept unless larger than the whole share.
-            assert_eq!(n(row, "inserted") + n(row, "rejected"), n(row, "misses"), "{row}");
+            assert_eq!(
+                n(row, "inserted") + n(row, "rejected"),
+                n(row, "misses"),
+                "{row}"
+            );
             // Nothing is replaced, so what is held is what went in less what was evicted.
-            assert_eq!(n(row, "inserted") - n(row, "evictions"), n(row, "entries"), "{row}");
+            assert_eq!(
+                n(row, "inserted") - n(row, "evictions"),
+                n(row, "entries"),
+                "{row}"
+            );
             assert!(n(row, "bytes") <= n(row, "capacity_bytes"), "{row}");
             assert!(n(row, "peak_bytes") <= n(row, "capacity_bytes"), "{row}");
             match n(row, "lookups") {
@@ -162,7 +196,11 @@ fn figures_agree_with_the_run() {
         let pct = format!("{:.1}%", 100.0 * total["hit_rate"].as_f64().unwrap());
         let summary = err.lines().find(|l| l.starts_with("  cache: ")).unwrap();
         assert!(
-            summary.contains(&format!("hit rate {pct} ({} hits / {} lookups)", n(total, "hits"), n(total, "lookups"))),
+            summary.contains(&format!(
+                "hit rate {pct} ({} hits / {} lookups)",
+                n(total, "hits"),
+                n(total, "lookups")
+            )),
             "{summary}"
         );
         let kpi = err.lines().find(|l| l.contains("cache hit rate")).unwrap();
@@ -193,11 +231,19 @@ fn with_the_cache_off_there_are_no_cache_figures() {
         dir.path(),
         &data("sample.fasta"),
         None,
-        &["--cache-stats", "--profile", "--json", json.to_str().unwrap()],
+        &[
+            "--cache-stats",
+            "--profile",
+            "--json",
+            json.to_str().unwrap(),
+        ],
     );
     let err = String::from_utf8(err).unwrap();
     assert!(!err.lines().any(|l| l.starts_with("  cache: ")), "{err}");
-    assert!(err.contains("talaria cache-stats: reference cache off"), "{err}");
+    assert!(
+        err.contains("talaria cache-stats: reference cache off"),
+        "{err}"
+    );
     assert!(err.contains("caches: no caches"), "{err}");
     assert!(err.contains("cache hit rate   no caches"), "{err}");
     let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -220,13 +266,22 @@ fn keys_are_set_from_the_file_and_checked() {
         .env_remove("TALARIA_PERFORMANCE_CACHE_ALIGNMENTS"))
     .stdout;
     let shown = String::from_utf8(shown).unwrap();
-    for line in ["cache_alignments = true", "cache_size_mb = 8", "cache_eviction = \"fifo\""] {
+    for line in [
+        "cache_alignments = true",
+        "cache_size_mb = 8",
+        "cache_eviction = \"fifo\"",
+    ] {
         assert!(
-            shown.lines().any(|l| l.starts_with(line) && l.contains("from ")),
+            shown
+                .lines()
+                .any(|l| l.starts_with(line) && l.contains("from ")),
             "{line} missing:\n{shown}"
         );
     }
-    assert!(!shown.contains("#   performance.cache_"), "still listed as refused:\n{shown}");
+    assert!(
+        !shown.contains("#   performance.cache_"),
+        "still listed as refused:\n{shown}"
+    );
     let out = dir.path().join("o.fa");
     let err = ok(talaria()
         .args(["reduce", "-i"])
@@ -243,5 +298,8 @@ fn keys_are_set_from_the_file_and_checked() {
     let bad = run(talaria().args(["config", "show", "--config"]).arg(&cfg));
     assert!(!bad.status.success());
     let msg = String::from_utf8(bad.stderr).unwrap();
-    assert!(msg.contains("cache_eviction") && msg.contains("lru"), "{msg}");
+    assert!(
+        msg.contains("cache_eviction") && msg.contains("lru"),
+        "{msg}"
+    );
 }

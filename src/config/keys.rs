@@ -3,10 +3,10 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
+use super::CacheEviction;
 use super::{
     AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
 };
-use super::CacheEviction;
 use crate::alloc::Allocator;
 use std::net::IpAddr;
 

@@ -239,13 +239,21 @@ mod tests {
             capped: true,
         };
         let s = CacheSummary::new(&plan, &[("aligner-0".into(), a), ("writer".into(), b)]);
-        assert_eq!((s.total.lookups, s.total.hits, s.total.evictions), (20, 14, 2));
+        assert_eq!(
+            (s.total.lookups, s.total.hits, s.total.evictions),
+            (20, 14, 2)
+        );
         assert_eq!(s.total.hit_rate, Some(0.7));
         let table = s.table();
         assert_eq!(table.lines().count(), 5, "{table}");
         assert!(table.contains("aligner-0") && table.contains("writer") && table.contains("total"));
-        assert!(table.contains("90.0%") && table.contains("70.0%"), "{table}");
-        assert!(s.line().contains("hit rate 70.0% (14 hits / 20 lookups), 2 evictions"));
+        assert!(
+            table.contains("90.0%") && table.contains("70.0%"),
+            "{table}"
+        );
+        assert!(s
+            .line()
+            .contains("hit rate 70.0% (14 hits / 20 lookups), 2 evictions"));
         assert!(s.line().contains("capped"), "{}", s.line());
     }
 }

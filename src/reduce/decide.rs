@@ -249,7 +249,11 @@ impl Decider {
 
     /// Keep representative profiles in a cache of `capacity_bytes` (see `reduce::rep_cache`);
     /// results are the same with or without it.
-    pub fn with_cache(mut self, policy: talaria_stages::cache::Eviction, capacity_bytes: usize) -> Decider {
+    pub fn with_cache(
+        mut self,
+        policy: talaria_stages::cache::Eviction,
+        capacity_bytes: usize,
+    ) -> Decider {
         let cache = RepCache::new(policy, capacity_bytes);
         self.stats.cache = cache.stats();
         self.cache = Some(cache);

@@ -11,8 +11,8 @@ use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
 use crate::reduce::banding::BandPolicy;
-use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::cache_report::{CachePlan, CacheSummary};
+use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
@@ -420,6 +420,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             while let Some(SketchedChunk { chunk, features }) = counters.recv(&rx) {
                 let span = metrics::span("chunk");
                 let before = (decider.stats.alignments, decider.stats.alignments_passed);
+                let cache_before = decider.stats.cache;
                 let verdicts = chunk
                     .records
                     .iter()
@@ -438,6 +439,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     &p.alignments_passed,
                     decider.stats.alignments_passed - before.1,
                 );
+                p.add_cache(&cache_before, &decider.stats.cache);
                 let seq = chunk.index;
                 let decided = DecidedChunk {
                     chunk,
@@ -495,10 +497,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                         let span = metrics::span("chunk");
                         let stats = &writer.decider().stats;
                         let before = (stats.alignments, stats.alignments_passed);
+                        let cache_before = stats.cache;
                         writer.write_chunk(chunk)?;
                         drop(span);
                         counters.count_out_n(done.0, done.1);
                         publish_writer(&live.progress, &writer, before);
+                        live.progress
+                            .add_cache(&cache_before, &writer.decider().stats.cache);
                     }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
@@ -654,6 +659,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         (&p.exact_members, counts.exact_members),
         (&p.alignments, stats.alignments),
         (&p.alignments_passed, stats.alignments_passed),
+        (&p.cache_hits, stats.cache.hits),
+        (&p.cache_misses, stats.cache.misses),
     ] {
         Progress::set(counter, total);
     }

@@ -51,12 +51,7 @@ impl RepCache {
 
     /// Runs `f` on the profile of representative `ordinal` (`seq`), building and keeping it on
     /// a miss. Counts one lookup.
-    pub fn with<R>(
-        &mut self,
-        ordinal: u32,
-        seq: &[u8],
-        f: impl FnOnce(&RepProfile) -> R,
-    ) -> R {
+    pub fn with<R>(&mut self, ordinal: u32, seq: &[u8], f: impl FnOnce(&RepProfile) -> R) -> R {
         if let Some(profile) = self.cache.get(&ordinal) {
             return f(profile);
         }
@@ -90,7 +85,10 @@ mod tests {
         }
         assert_eq!(lens, vec![15, 17, 15, 15]);
         let s = cache.stats();
-        assert_eq!((s.lookups, s.hits, s.misses, s.inserted, s.entries), (4, 2, 2, 2, 2));
+        assert_eq!(
+            (s.lookups, s.hits, s.misses, s.inserted, s.entries),
+            (4, 2, 2, 2, 2)
+        );
         assert!(s.bytes > 0 && s.bytes <= s.capacity);
     }
 

@@ -190,7 +190,10 @@ impl<K: Hash + Eq + Copy, V> BoundedCache<K, V> {
             return false;
         }
         while self.bytes + bytes > self.capacity {
-            let (_, victim) = self.order.pop_first().expect("bytes held means entries held");
+            let (_, victim) = self
+                .order
+                .pop_first()
+                .expect("bytes held means entries held");
             let slot = self.map.remove(&victim).expect("order and map agree");
             self.bytes -= slot.bytes;
             self.stats.evictions += 1;

@@ -225,13 +225,28 @@ mod tests {
     fn kept_masks_give_the_same_length_either_way_round() {
         let mut state = 0x51;
         let mut lcs = Lcs::new();
-        for (n, m) in [(0usize, 10usize), (10, 0), (64, 65), (300, 120), (120, 300), (700, 690)] {
+        for (n, m) in [
+            (0usize, 10usize),
+            (10, 0),
+            (64, 65),
+            (300, 120),
+            (120, 300),
+            (700, 690),
+        ] {
             let a = random_seq(&mut state, n, b"ACDEFGHIKLMNPQRSTVWYacd");
             let b = random_seq(&mut state, m, b"ACDEFGHIKLMNPQRSTVWYacd");
             let exact = reference(&a, &b);
             // Masks of either side, the other as the query.
-            assert_eq!(lcs.length_against(&a, &LcsMasks::of(&b), 0), exact, "{n}x{m}");
-            assert_eq!(lcs.length_against(&b, &LcsMasks::of(&a), 0), exact, "{m}x{n}");
+            assert_eq!(
+                lcs.length_against(&a, &LcsMasks::of(&b), 0),
+                exact,
+                "{n}x{m}"
+            );
+            assert_eq!(
+                lcs.length_against(&b, &LcsMasks::of(&a), 0),
+                exact,
+                "{m}x{n}"
+            );
             // A rebuilt (reused) mask set forgets the previous sequence.
             let mut reused = LcsMasks::of(&a);
             reused.build(&b);
