@@ -204,6 +204,8 @@ const PROMETHEUS_NAMES: &[&str] = &[
     "talaria_exact_members_total",
     "talaria_alignments_total",
     "talaria_alignments_passed_total",
+    "talaria_cache_hits_total",
+    "talaria_cache_misses_total",
     "talaria_input_bytes_read_total",
     "talaria_input_bytes_decided_total",
     "talaria_aligner_threads",
@@ -342,11 +344,15 @@ fn statsd_receives_the_totals() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.fa");
+    let json = dir.path().join("r.json");
     let result = talaria()
         .args(["reduce", "--metrics-export", "statsd", "-q", "-o"])
         .arg(&out)
         .arg("-i")
         .arg(data("sample.fasta"))
+        .arg("--json")
+        .arg(&json)
+        .env("TALARIA_PERFORMANCE_CACHE_ALIGNMENTS", "true")
         .env("TALARIA_MONITORING_STATSD_HOST", "127.0.0.1")
         .env("TALARIA_MONITORING_STATSD_PORT", &port)
         .env("TALARIA_MONITORING_METRICS_INTERVAL_MS", "50")
@@ -399,6 +405,15 @@ fn statsd_receives_the_totals() {
     );
     assert_eq!(last["talaria.input_bytes_decided"], sample().len() as f64);
     assert!(last["talaria.stage_items_out.writer"] == records);
+    // The reference cache's final counts are the run's (README, "Reference cache").
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let cache = &doc["summary"]["cache"]["total"];
+    assert_eq!(last["talaria.cache_hits"], cache["hits"].as_f64().unwrap());
+    assert_eq!(
+        last["talaria.cache_misses"],
+        cache["misses"].as_f64().unwrap()
+    );
+    assert!(last["talaria.cache_misses"] > 0.0);
     assert!(last.contains_key("talaria.queue_capacity_bytes.blocks"));
     assert!(last.contains_key("talaria.stage_busy_seconds.aligner"));
     // Seconds are seconds: no thread or channel can have been blocked for longer than the run

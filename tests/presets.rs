@@ -68,6 +68,8 @@ fn high_similarity_joins_containment_and_substitutions_without_a_dp() {
     assert_eq!(p["shortcut_exact"], 1, "{p}");
     assert_eq!(p["shortcut_ungapped"], 1, "{p}");
     assert_eq!(p["deltas_zstd_level"], 12);
+    // reference_caching turned the cache on.
+    assert!(s["cache"].is_object(), "{s}");
     // Only the inserted variant needed the aligner.
     assert_eq!(s["alignments_passed"], 1, "{s}");
 
@@ -179,10 +181,23 @@ fn low_similarity_sets_its_keys_unless_given() {
         line(&shown, "increase_band_width"),
         "increase_band_width = true # from performance.profile_preset = \"low_similarity\""
     );
+    assert_eq!(
+        line(&shown, "cache_size_mb"),
+        format!("cache_size_mb = 16 {from}.reduce_cache_size")
+    );
     // The high-similarity switches stay off.
     assert_eq!(
         line(&shown, "fast_exact_match"),
         "fast_exact_match = false # default"
+    );
+    assert_eq!(
+        line(&shown, "cache_alignments"),
+        "cache_alignments = false # default"
+    );
+    let high = show(&["--profile-preset", "high_similarity"]);
+    assert_eq!(
+        line(&high, "cache_alignments"),
+        "cache_alignments = true # from performance.high_similarity.reference_caching"
     );
 
     // Explicit settings win over the preset, from a flag or from the preset's own section.

@@ -3,6 +3,7 @@
 //! refuses. Moving a key from refused to implemented is an edit here (plus its `Config` field).
 
 use super::size::format_size;
+use super::CacheEviction;
 use super::{
     AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ProfilePreset,
     ThreadAffinity,
@@ -31,9 +32,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.min_chunk_size", CHUNK),
     ("performance.max_chunk_size", CHUNK),
     ("performance.chunk_by_memory", "buffers between stages are already bounded in bytes by performance.memory_limit"),
-    ("performance.cache_alignments", CACHE),
-    ("performance.cache_size_mb", CACHE),
-    ("performance.cache_eviction", CACHE),
     ("performance.large_files.streaming_mode", PRESET),
     ("performance.large_files.chunk_size", PRESET),
     ("performance.large_files.use_compression", PRESET),
@@ -44,8 +42,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("performance.small_files.batch_size", PRESET),
     ("performance.small_files.cache_entire_file", PRESET),
     ("performance.small_files.minimize_overhead", PRESET),
-    ("performance.high_similarity.reference_caching", NEEDS_CACHE),
-    ("performance.low_similarity.reduce_cache_size", NEEDS_CACHE),
     ("performance.network.tcp_nodelay", NETWORK),
     ("performance.network.socket_buffer_size", NETWORK),
     ("performance.network.connection_pool_size", NETWORK),
@@ -65,9 +61,7 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 const SIMD: &str =
     "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
-const CACHE: &str = "talaria has no alignment cache";
 const PRESET: &str = "talaria has one streaming code path, bounded by performance.memory_limit, for inputs of any size, so there is no large- or small-file mode to switch; set chunk_size and threads in [performance]";
-const NEEDS_CACHE: &str = "this switch acts on the reference cache (performance.cache_alignments), which this version does not have";
 /// Why `io_threads` above 2 is refused (checked in `Config::validate`).
 pub(crate) const IO_THREADS_MAX: &str = "the input side has at most two I/O threads: reader-raw (reads) and reader (decompresses); gzip, zstd, bzip2 and xz streams are decoded by one thread (no parallel decompressor), and each output file already has its own writer thread";
 const NETWORK: &str = "network-storage tuning is not implemented";
@@ -119,6 +113,9 @@ pub(crate) enum Field {
     AllocationPoolSize,
     UsePageLocking,
     LockedMemory,
+    CacheAlignments,
+    CacheSizeMb,
+    CacheEviction,
     CollectMetrics,
     MetricsInterval,
     MetricsExport,
@@ -135,6 +132,8 @@ pub(crate) enum Field {
     UseApproximateMatching,
     IncreaseBandWidth,
     AggressiveFiltering,
+    ReferenceCaching,
+    ReduceCacheSize,
     // NUMA memory placement and per-L3 queues (README, "NUMA and per-L3 queues").
     NumaAware,
     NumaNodes,
@@ -144,7 +143,7 @@ pub(crate) enum Field {
     InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 64;
+pub(crate) const FIELD_COUNT: usize = 69;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -179,6 +178,8 @@ pub(crate) enum Kind {
     Order,
     /// "none", "t0", "t1", "t2" or "nta".
     Prefetch,
+    /// "lru", "lfu" or "fifo".
+    Eviction,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
     /// "none", "high_similarity" or "low_similarity".
@@ -205,6 +206,7 @@ pub(crate) enum Value {
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
     Preset(ProfilePreset),
+    Eviction(CacheEviction),
     Allocator(Allocator),
     Export(MetricsExport),
     Ip(IpAddr),
@@ -273,6 +275,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.locked_memory_gb", field: Field::LockedMemory, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
+    // The reference cache (README, "Reference cache"): per-representative LCS bit
+    // masks; 0 MiB keeps nothing. Its bytes come out of the aligners' queue share of memory_limit.
+    KeySpec { name: "performance.cache_alignments", field: Field::CacheAlignments, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.cache_size_mb", field: Field::CacheSizeMb, kind: Kind::Integer { min: 0, max: 1 << 30, auto: false }, flag: None },
+    KeySpec { name: "performance.cache_eviction", field: Field::CacheEviction, kind: Kind::Eviction, flag: None },
     // Workload presets (README, "Workload presets"; config/preset.rs).
     KeySpec { name: "performance.profile_preset", field: Field::ProfilePreset, kind: Kind::Preset, flag: Some("--profile-preset") },
     KeySpec { name: "performance.numa.pin_threads", field: Field::PinThreads, kind: Kind::Bool, flag: Some("--pin-threads") },
@@ -302,10 +309,12 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // The reader's pool of block buffers (README, "Hardware and I/O").
     KeySpec { name: "performance.memory.allocation_pool_size", field: Field::AllocationPoolSize, kind: Kind::Size { min: 0, max: 1 << 30 }, flag: None },
     KeySpec { name: "performance.high_similarity.use_diff_encoding", field: Field::UseDiffEncoding, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.high_similarity.reference_caching", field: Field::ReferenceCaching, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.high_similarity.delta_compression", field: Field::DeltaCompression, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.high_similarity.fast_exact_match", field: Field::FastExactMatch, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.low_similarity.use_approximate_matching", field: Field::UseApproximateMatching, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.low_similarity.increase_band_width", field: Field::IncreaseBandWidth, kind: Kind::Bool, flag: None },
+    KeySpec { name: "performance.low_similarity.reduce_cache_size", field: Field::ReduceCacheSize, kind: Kind::Bool, flag: None },
     KeySpec { name: "performance.low_similarity.aggressive_filtering", field: Field::AggressiveFiltering, kind: Kind::Bool, flag: None },
     // Metrics export while a job runs (README, "Profiling and monitoring"). The interval is the
     // StatsD send period: 10 ms is already 100 datagrams a second; an hour is the longest.
@@ -459,6 +468,7 @@ impl Kind {
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
             Kind::Preset => "one of \"none\", \"high_similarity\", \"low_similarity\"".into(),
+            Kind::Eviction => "one of \"lru\", \"lfu\", \"fifo\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
@@ -489,6 +499,7 @@ impl Kind {
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
             (Kind::Preset, Value::Preset(_)) => true,
+            (Kind::Eviction, Value::Eviction(_)) => true,
             (Kind::Allocator, Value::Allocator(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
@@ -517,6 +528,7 @@ impl Kind {
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
             (Kind::Preset, T::String(s)) => Value::Preset(ProfilePreset::parse(s)?),
+            (Kind::Eviction, T::String(s)) => Value::Eviction(CacheEviction::parse(s)?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
@@ -541,6 +553,7 @@ impl Kind {
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
             Kind::Preset => Value::Preset(ProfilePreset::parse(text)?),
+            Kind::Eviction => Value::Eviction(CacheEviction::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),

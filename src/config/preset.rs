@@ -54,14 +54,16 @@ impl ProfilePreset {
     }
 }
 
-const HIGH_SIMILARITY: [Field; 3] = [
+const HIGH_SIMILARITY: [Field; 4] = [
     Field::UseDiffEncoding,
+    Field::ReferenceCaching,
     Field::DeltaCompression,
     Field::FastExactMatch,
 ];
-const LOW_SIMILARITY: [Field; 3] = [
+const LOW_SIMILARITY: [Field; 4] = [
     Field::UseApproximateMatching,
     Field::IncreaseBandWidth,
+    Field::ReduceCacheSize,
     Field::AggressiveFiltering,
 ];
 
@@ -72,6 +74,8 @@ pub struct HighSimilarityConfig {
     /// identity and coverage thresholds, that alignment backs the join and the member is encoded
     /// as substitutions (plus overhangs) against it.
     pub use_diff_encoding: bool,
+    /// Turns on the reference cache (`performance.cache_alignments = true`).
+    pub reference_caching: bool,
     /// The deltas file's zstd frames at level [`DELTA_COMPRESSION_LEVEL`] instead of 3.
     pub delta_compression: bool,
     /// Before any DP, a member that is an exact substring of a candidate at the seed diagonal
@@ -86,6 +90,8 @@ pub struct LowSimilarityConfig {
     pub use_approximate_matching: bool,
     /// Adaptive banding starts [`BAND_FACTOR`] times wider (`alignment.min_band_width`).
     pub increase_band_width: bool,
+    /// A quarter of `performance.cache_size_mb` (at least 1).
+    pub reduce_cache_size: bool,
     /// At most [`AGGRESSIVE_MAX_CANDIDATES`] candidates (`reduce.max_candidates`), each sharing
     /// at least [`AGGRESSIVE_MIN_SHARED`] k-mers (`alignment.min_shared_kmers`).
     pub aggressive_filtering: bool,
@@ -114,9 +120,25 @@ impl Resolved {
                 };
             }
         }
+        let high = self.config.performance.high_similarity.clone();
         let low = self.config.performance.low_similarity.clone();
         let a = &self.config.alignment;
+        let p = &self.config.performance;
         let mut derived: Vec<(Field, Field, Value)> = Vec::new();
+        if high.reference_caching {
+            derived.push((
+                Field::ReferenceCaching,
+                Field::CacheAlignments,
+                Value::Bool(true),
+            ));
+        }
+        if low.reduce_cache_size {
+            derived.push((
+                Field::ReduceCacheSize,
+                Field::CacheSizeMb,
+                Value::Count((p.cache_size_mb / 4).max(1)),
+            ));
+        }
         if low.use_approximate_matching {
             derived.push((
                 Field::UseApproximateMatching,

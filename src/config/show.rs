@@ -91,6 +91,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         (_, Value::Text(t)) => format!("\"{t}\""),
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
         (_, Value::Preset(p)) => format!("\"{}\"", p.name()),
+        (_, Value::Eviction(e)) => format!("\"{}\"", e.name()),
         (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",

@@ -15,6 +15,7 @@ use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
+use crate::reduce::rep_cache::{RepCache, RepProfile};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
@@ -154,6 +155,8 @@ pub struct DecideStats {
     /// Joins made by a shortcut (`Shortcuts`), without a DP: exact containment, ungapped diff.
     pub shortcut_exact: u64,
     pub shortcut_ungapped: u64,
+    /// The reference cache's figures (all zero when `cache_alignments` is off).
+    pub cache: talaria_stages::cache::CacheStats,
 }
 
 impl Default for DecideStats {
@@ -178,6 +181,7 @@ impl Default for DecideStats {
             identity_pct: [0; 101],
             shortcut_exact: 0,
             shortcut_ungapped: 0,
+            cache: Default::default(),
         }
     }
 }
@@ -215,6 +219,7 @@ impl DecideStats {
         }
         self.shortcut_exact += o.shortcut_exact;
         self.shortcut_ungapped += o.shortcut_ungapped;
+        self.cache.add(&o.cache);
     }
 }
 
@@ -227,6 +232,8 @@ pub struct Decider {
     shared: Vec<(u32, u32)>,
     member_pos: FxHashMap<u64, u32>,
     votes: FxHashMap<i64, u32>,
+    /// The reference cache (`performance.cache_alignments`), when on.
+    cache: Option<RepCache>,
     pub stats: DecideStats,
 }
 
@@ -261,8 +268,27 @@ impl Decider {
             shared: Vec::new(),
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),
+            cache: None,
             stats: DecideStats::default(),
         }
+    }
+
+    /// Keep representative profiles in a cache of `capacity_bytes` (see `reduce::rep_cache`);
+    /// results are the same with or without it.
+    pub fn with_cache(
+        mut self,
+        policy: talaria_stages::cache::Eviction,
+        capacity_bytes: usize,
+    ) -> Decider {
+        let cache = RepCache::new(policy, capacity_bytes);
+        self.stats.cache = cache.stats();
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Forget the record whose k-mer positions the seed keeps (a new record is searched).
+    fn new_record(&mut self) {
+        self.member_pos.clear();
     }
 
     pub fn params(&self) -> &Params {
@@ -290,7 +316,7 @@ impl Decider {
                 .eq_ignore_ascii_case(&rep.seq)
                 .then(|| exact_join(seq, rep));
         }
-        self.member_pos.clear();
+        self.new_record();
         self.try_join(seq, rep)
     }
 
@@ -345,7 +371,7 @@ impl Decider {
         self.stats.searches += 1;
         self.stats.candidates_hist[candidates_bin(found)] += 1;
         self.stats.max_candidates_seen = self.stats.max_candidates_seen.max(found);
-        self.member_pos.clear();
+        self.new_record();
         let mut tried = Vec::with_capacity(candidates.len());
         for rep in &candidates {
             tried.push(rep.ordinal);
@@ -364,29 +390,28 @@ impl Decider {
         let threshold = self.params.threshold;
         // The shortcuts need the seed first; without them the seed waits until the LCS bound has
         // had its chance to skip the pair.
-        let mut early_seed = None;
+        let mut early = None;
         if self.params.shortcuts.any() {
             let seed = self.seed(seq, &rep.seq);
             if let Some(join) = self.shortcut(seq, rep, seed.best) {
                 return Some(join);
             }
-            early_seed = Some(seed);
+            early = Some(seed);
         }
-        // No alignment has more identical columns than the LCS: skip the pairs it rules out,
-        // with the very test an alignment must pass below (exact: they would fail in any band).
-        // `need` only lets the LCS stop early; it is kept below the first passing count.
-        let shorter = lens.0.min(lens.1);
-        if shorter > 0 {
-            let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
-            let lcs = self.lcs.length_up_to(seq, &rep.seq, need);
-            if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
-                self.stats.ruled_out_by_lcs += 1;
-                return None;
+        let seed = match self.cache.take() {
+            None => self.bound_and_seed(seq, &rep.seq, None, early),
+            Some(mut cache) => {
+                let seed = cache.with(rep.ordinal, &rep.seq, |profile| {
+                    self.bound_and_seed(seq, &rep.seq, Some(profile), early)
+                });
+                self.stats.cache = cache.stats();
+                self.cache = Some(cache);
+                seed
             }
-        }
-        let seed = match early_seed {
-            Some(seed) => seed,
-            None => self.seed(seq, &rep.seq),
+        };
+        let Some(seed) = seed else {
+            self.stats.ruled_out_by_lcs += 1;
+            return None;
         };
         let mut band = self.params.band.first(threshold, seed, lens.0.min(lens.1));
         let mut widenings = 0;
@@ -499,6 +524,35 @@ impl Decider {
         })
     }
 
+    /// The LCS bound, then the seed: `None` when the LCS rules the pair out. With `profile`
+    /// (the cache) the representative's LCS masks are reused; the answers are the same as
+    /// without.
+    fn bound_and_seed(
+        &mut self,
+        seq: &[u8],
+        rep: &[u8],
+        profile: Option<&RepProfile>,
+        early: Option<Seed>,
+    ) -> Option<Seed> {
+        let threshold = self.params.threshold;
+        // No alignment has more identical columns than the LCS: skip the pairs it rules out,
+        // with the very test an alignment must pass below (exact: they would fail in any band).
+        // `need` only lets the LCS stop early; it is kept below the first passing count, so an
+        // early stop rules a pair out whichever sequence holds the bits.
+        let shorter = seq.len().min(rep.len());
+        if shorter > 0 {
+            let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
+            let lcs = match profile {
+                Some(p) => self.lcs.length_against(seq, &p.masks, need),
+                None => self.lcs.length_up_to(seq, rep, need),
+            };
+            if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
+                return None;
+            }
+        }
+        Some(early.unwrap_or_else(|| self.seed(seq, rep)))
+    }
+
     /// Where shared k-mers put `rep` relative to `seq` (diagonal = `target_pos - query_pos`):
     /// the most common diagonal (ties: nearest to 0, then smaller) and the range of diagonals with
     /// at least [`MIN_SEED_VOTES`] shared k-mers, which spans the indels between the seeds.
@@ -517,6 +571,7 @@ impl Decider {
                 *votes.entry(pos as i64 - q as i64).or_insert(0) += 1;
             }
         });
+        let votes = &self.votes;
         let Some((&best, &top)) = votes.iter().max_by(|a, b| {
             a.1.cmp(b.1)
                 .then(b.0.abs().cmp(&a.0.abs()))

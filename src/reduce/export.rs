@@ -32,11 +32,24 @@ pub struct Progress {
     /// Alignments run and passed, by the aligners and the writer's re-checks.
     pub alignments: AtomicU64,
     pub alignments_passed: AtomicU64,
+    /// Reference cache lookups that found / did not find the representative's profile (0 when
+    /// `performance.cache_alignments` is off).
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
 }
 
 impl Progress {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+    /// What one deciding thread's cache counted between two snapshots of its figures.
+    pub fn add_cache(
+        &self,
+        before: &talaria_stages::cache::CacheStats,
+        now: &talaria_stages::cache::CacheStats,
+    ) {
+        Progress::add(&self.cache_hits, now.hits - before.hits);
+        Progress::add(&self.cache_misses, now.misses - before.misses);
     }
     pub fn set(counter: &AtomicU64, n: u64) {
         counter.store(n, Ordering::Relaxed);
@@ -135,6 +148,16 @@ impl LiveRun {
                 "alignments_passed",
                 "Alignments that met the identity and coverage thresholds.",
                 get(&p.alignments_passed),
+            ),
+            Family::counter(
+                "cache_hits",
+                "Reference cache lookups that found the representative's profile.",
+                get(&p.cache_hits),
+            ),
+            Family::counter(
+                "cache_misses",
+                "Reference cache lookups that had to build the representative's profile.",
+                get(&p.cache_misses),
             ),
         ];
         let (mut read_bytes, mut decided_bytes) = (0u64, 0u64);

@@ -8,6 +8,7 @@
 //! in input order by the writer, so outputs are identical for any thread count or chunk size.
 
 pub mod banding;
+pub mod cache_report;
 pub mod clstr;
 pub mod debug_threads;
 pub mod decide;
@@ -24,6 +25,7 @@ pub mod placement;
 pub mod profile;
 mod profile_html;
 mod profile_text;
+pub mod rep_cache;
 pub mod report;
 pub mod summary;
 pub mod writer;

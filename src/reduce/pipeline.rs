@@ -11,6 +11,7 @@ use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
 use crate::reduce::banding::BandPolicy;
+use crate::reduce::cache_report::{CachePlan, CacheSummary};
 use crate::reduce::clstr::ClstrCollector;
 use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::export::{Exporter, LiveRun, Progress};
@@ -299,6 +300,12 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     // Placement first: the index's interleave set comes from where the aligners will run.
     crate::reduce::placement::Pinning::warn_unpinned(cfg);
     let pinning = crate::reduce::placement::Pinning::for_run(cfg, workers);
+    // The reference cache's bytes come out of the aligners' input queue (README, "Reference
+    // cache"): that budget only bounds how far the prefetcher runs ahead, never a decision, so
+    // outputs stay the same with the cache on or off (the index's share would not: a fuller
+    // index evicts representatives).
+    let caches = CachePlan::new(&cfg.performance, budgets.sketched, workers);
+    budgets.sketched -= caches.map_or(0, |c| c.total);
     let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
     let mut index = RepIndex::with_backing(
         coder,
@@ -494,11 +501,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 pinning.set_memory_policy(i);
             }
             // Built here, after pinning: its buffers are first touched on this aligner's node.
-            let mut decider = Decider::new(params, aligner_for(alphabet, cells));
+            let mut decider =
+                CachePlan::attach(&caches, Decider::new(params, aligner_for(alphabet, cells)));
             let counters = metrics::counters();
             while let Some(SketchedChunk { chunk, features }) = rx.recv(&counters) {
                 let span = metrics::span("chunk");
                 let before = (decider.stats.alignments, decider.stats.alignments_passed);
+                let cache_before = decider.stats.cache;
                 let verdicts = chunk
                     .records
                     .iter()
@@ -517,6 +526,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                     &p.alignments_passed,
                     decider.stats.alignments_passed - before.1,
                 );
+                p.add_cache(&cache_before, &decider.stats.cache);
                 let seq = chunk.index;
                 let decided = DecidedChunk {
                     chunk,
@@ -540,7 +550,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
         let live = Arc::clone(&live);
-        let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let decider = CachePlan::attach(
+            &caches,
+            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells)),
+        );
         let unit = unit_of(alphabet);
         let destination = match &plan {
             None => Destination::Emit(Box::new(crate::reduce::emit::Emitter::new(outputs))),
@@ -571,10 +584,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                         let span = metrics::span("chunk");
                         let stats = &writer.decider().stats;
                         let before = (stats.alignments, stats.alignments_passed);
+                        let cache_before = stats.cache;
                         writer.write_chunk(chunk)?;
                         drop(span);
                         counters.count_out_n(done.0, done.1);
                         publish_writer(&live.progress, &writer, before);
+                        live.progress
+                            .add_cache(&cache_before, &writer.decider().stats.cache);
                     }
                     Ok(None) => break,
                     // A worker died; its panic is reported by the join below.
@@ -630,9 +646,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
     }
     let mut stats = crate::reduce::decide::DecideStats::default();
-    for handle in aligners {
+    let mut cache_rows = Vec::new();
+    for (i, handle) in aligners.into_iter().enumerate() {
         match handle.join() {
-            Ok(s) => stats.add(&s),
+            Ok(s) => {
+                stats.add(&s);
+                cache_rows.push((format!("aligner-{i}"), s.cache));
+            }
             Err(p) => {
                 first_panic.get_or_insert(p);
             }
@@ -655,6 +675,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         ));
     };
     stats.add(&writer_stats);
+    cache_rows.push(("writer".to_string(), writer_stats.cache));
+    let cache = caches.map(|plan| CacheSummary::new(&plan, &cache_rows));
     let mut order_reads = Vec::new();
     let scan_reads = plan.as_ref().map(|p| p.scan_reads).unwrap_or_default();
     let sinks = match (finished, plan, held_outputs) {
@@ -738,7 +760,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             .map(|(name, r)| crate::reduce::profile::PassIo::of(name, r.bytes, r.calls, r.read_ns))
             .collect(),
     };
-    let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
+    let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals)
+        .with_cache(cache.as_ref().map(|c| c.total.clone()));
     // The run's totals, so the exporter's last figures are exact, then its final send.
     let p = &live.progress;
     for (counter, total) in [
@@ -748,6 +771,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         (&p.exact_members, counts.exact_members),
         (&p.alignments, stats.alignments),
         (&p.alignments_passed, stats.alignments_passed),
+        (&p.cache_hits, stats.cache.hits),
+        (&p.cache_misses, stats.cache.misses),
     ] {
         Progress::set(counter, total);
     }
@@ -820,6 +845,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             }
         }),
         memory_trace: crate::reduce::memtrace::MemoryTrace::take(),
+        cache,
         profile,
     })
 }
@@ -1011,6 +1037,7 @@ fn preset_report(
     let (h, l) = (&p.high_similarity, &p.low_similarity);
     let tweaks: Vec<String> = [
         (h.use_diff_encoding, "high_similarity.use_diff_encoding"),
+        (h.reference_caching, "high_similarity.reference_caching"),
         (h.delta_compression, "high_similarity.delta_compression"),
         (h.fast_exact_match, "high_similarity.fast_exact_match"),
         (
@@ -1018,6 +1045,7 @@ fn preset_report(
             "low_similarity.use_approximate_matching",
         ),
         (l.increase_band_width, "low_similarity.increase_band_width"),
+        (l.reduce_cache_size, "low_similarity.reduce_cache_size"),
         (
             l.aggressive_filtering,
             "low_similarity.aggressive_filtering",

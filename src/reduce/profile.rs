@@ -97,8 +97,8 @@ pub struct RunProfile {
     pub threads: Vec<ThreadProfile>,
     pub channels: Vec<ChannelProfile>,
     pub latency: Vec<LatencyProfile>,
-    /// talaria keeps no caches today (no alignment or k-mer cache), so there is no hit rate.
-    pub caches: Vec<String>,
+    /// The reference cache's totals (empty when `cache_alignments` is off).
+    pub caches: Vec<crate::reduce::cache_report::CacheFigures>,
     pub io: IoProfile,
     pub alignment: AlignmentProfile,
     pub bottleneck: Bottleneck,
@@ -409,6 +409,13 @@ impl RunProfile {
         };
         profile.kpis = kpis(&profile);
         profile
+    }
+
+    /// The reference cache's totals (`None`: it was off), graded in the KPIs.
+    pub fn with_cache(mut self, total: Option<crate::reduce::cache_report::CacheFigures>) -> Self {
+        self.caches = total.into_iter().collect();
+        self.kpis = kpis(&self);
+        self
     }
 }
 
@@ -779,12 +786,19 @@ fn kpis(p: &RunProfile) -> Vec<Kpi> {
         }
         None => kpi("cpu utilization", "unknown".into(), "n/a", "80-90%"),
     });
-    out.push(kpi(
-        "cache hit rate",
-        "no caches".into(),
-        "n/a",
-        ">90% (warning <70%, critical <50%)",
-    ));
+    let cache_target = ">90% (warning <70%, critical <50%)";
+    out.push(match p.caches.first() {
+        None => kpi("cache hit rate", "no caches".into(), "n/a", cache_target),
+        Some(c) => match c.hit_rate {
+            Some(r) => kpi(
+                "cache hit rate",
+                format!("{:.1}% hits", 100.0 * r),
+                grade_high(100.0 * r, 90.0, 70.0, 50.0),
+                cache_target,
+            ),
+            None => kpi("cache hit rate", "no lookups".into(), "n/a", cache_target),
+        },
+    });
     out.push(match p.io.io_wait_pct {
         Some(w) => kpi(
             "i/o wait",

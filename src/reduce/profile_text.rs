@@ -140,10 +140,24 @@ impl RunProfile {
                 l.what, l.stage, l.count, l.p50_us, l.p90_us, l.p99_us, l.max_us
             )?;
         }
-        writeln!(
-            o,
-            "  caches: no caches (talaria keeps no alignment or k-mer cache; no hit rate to report)"
-        )?;
+        match self.caches.first() {
+            None => writeln!(
+                o,
+                "  caches: no caches (performance.cache_alignments is off; no hit rate to report)"
+            )?,
+            Some(c) => writeln!(
+                o,
+                "  caches: reference cache {} lookups, {} hits, {} misses, hit rate {}, {} evictions, {} entries ({:.1} MiB) at the end",
+                c.lookups,
+                c.hits,
+                c.misses,
+                c.hit_rate
+                    .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r)),
+                c.evictions,
+                c.entries,
+                c.bytes as f64 / (1024.0 * 1024.0)
+            )?,
+        }
         let io = &self.io;
         write!(
             o,

@@ -44,6 +44,10 @@ pub struct ReportFlags {
     /// process's live and peak live bytes; print the table at the end (and in --json).
     #[arg(long)]
     pub trace_memory: bool,
+    /// At the end, print the reference cache's figures per deciding thread and in total: policy,
+    /// capacity, entries, bytes, lookups, hits, misses, hit rate, evictions, inserted.
+    #[arg(long)]
+    pub cache_stats: bool,
 }
 
 /// Version of the JSON document's layout; bumped when a field changes meaning or goes away.
@@ -90,6 +94,12 @@ impl ReportFlags {
         }
         if let Some(trace) = &summary.memory_trace {
             out += &trace.table();
+        }
+        if self.cache_stats {
+            out += &summary
+                .cache
+                .as_ref()
+                .map_or(crate::reduce::cache_report::OFF.to_string(), |c| c.table());
         }
         out
     }

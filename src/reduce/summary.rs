@@ -59,6 +59,8 @@ pub struct Summary {
     /// Allocator counts per stage (`--trace-memory`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_trace: Option<crate::reduce::memtrace::MemoryTrace>,
+    /// The reference cache's figures (None when `performance.cache_alignments` is off).
+    pub cache: Option<crate::reduce::cache_report::CacheSummary>,
     /// Measured per-stage figures; printed with `--profile` (see `profile.rs`).
     #[serde(skip)]
     pub profile: crate::reduce::profile::RunProfile,
@@ -200,6 +202,9 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f)?;
+        if let Some(c) = &self.cache {
+            writeln!(f, "{}", c.line())?;
+        }
         if let Some(h) = &self.huge_pages {
             write!(
                 f,

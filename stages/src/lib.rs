@@ -26,6 +26,7 @@
 
 pub mod alloc;
 pub mod budget;
+pub mod cache;
 pub mod channel;
 pub mod export;
 pub mod memory;

@@ -8,25 +8,95 @@
 //! (measured in the README's banding section). It must stay exact: a bound that is ever below the
 //! real alignment's identical count would turn members into representatives.
 
+/// The bit side of the recurrence for one sequence: per distinct (uppercased) byte, the mask of
+/// the positions holding it. Building it is a pass over the sequence and a clear of
+/// `distinct × words` words; a representative aligned against many records keeps one
+/// (`reduce::rep_cache`) instead of rebuilding it per pair.
+#[derive(Clone)]
+pub struct LcsMasks {
+    /// Uppercase byte -> row of `matches` (+1; 0 = the byte does not occur). At most 230
+    /// distinct bytes remain once lowercase folds into uppercase, so a byte is enough.
+    slot: [u8; 256],
+    /// Per distinct byte, `words` masks of the positions holding it.
+    matches: Vec<u64>,
+    /// Rows used, in slot order (to clear `slot` cheaply on rebuild).
+    used: Vec<u8>,
+    words: usize,
+    len: usize,
+}
+
+impl Default for LcsMasks {
+    fn default() -> Self {
+        LcsMasks {
+            slot: [0; 256],
+            matches: Vec::new(),
+            used: Vec::new(),
+            words: 0,
+            len: 0,
+        }
+    }
+}
+
+impl LcsMasks {
+    /// The masks of `target`.
+    pub fn of(target: &[u8]) -> LcsMasks {
+        let mut masks = LcsMasks::default();
+        masks.build(target);
+        // Kept (in a cache): no spare capacity.
+        masks.matches.shrink_to_fit();
+        masks.used.shrink_to_fit();
+        masks
+    }
+
+    /// Rebuilds these masks for `target`, reusing the allocation.
+    pub fn build(&mut self, target: &[u8]) {
+        for &c in &self.used {
+            self.slot[c as usize] = 0;
+        }
+        self.used.clear();
+        self.matches.clear();
+        self.len = target.len();
+        self.words = target.len().div_ceil(64);
+        let words = self.words;
+        for (j, &c) in target.iter().enumerate() {
+            let c = c.to_ascii_uppercase();
+            if self.slot[c as usize] == 0 {
+                self.used.push(c);
+                self.slot[c as usize] = self.used.len() as u8;
+                self.matches.resize(self.used.len() * words, 0);
+            }
+            let row = (self.slot[c as usize] as usize - 1) * words;
+            self.matches[row + j / 64] |= 1 << (j % 64);
+        }
+    }
+
+    /// Length of the sequence the masks describe.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes held (plus the inline slot table), for cache accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.matches.capacity() * 8 + self.used.capacity() + std::mem::size_of::<LcsMasks>()
+    }
+}
+
 /// Reusable scratch: create once per worker.
 #[derive(Default)]
 pub struct Lcs {
-    /// Uppercase byte -> row of `matches` (+1; 0 = the byte does not occur in the target).
-    slot: Vec<u16>,
-    /// Per distinct target byte, `words` masks of the target positions holding it.
-    matches: Vec<u64>,
+    /// Masks of the last target (the shorter sequence of a pair).
+    masks: LcsMasks,
     /// The state vector: a zero bit per target position that ends a common subsequence step.
     v: Vec<u64>,
-    /// Slots used by the last target (to clear `slot` cheaply).
-    used: Vec<u8>,
 }
 
 impl Lcs {
     pub fn new() -> Lcs {
-        Lcs {
-            slot: vec![0; 256],
-            ..Lcs::default()
-        }
+        Lcs::default()
     }
 
     /// The LCS length of `a` and `b`, ignoring ASCII case; stops early (returning a value below
@@ -34,73 +104,67 @@ impl Lcs {
     pub fn length_up_to(&mut self, a: &[u8], b: &[u8], need: usize) -> usize {
         // Bits over the shorter sequence: fewer words per step.
         let (query, target) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-        let m = target.len();
-        if m == 0 {
-            return 0;
-        }
-        if self.slot.len() != 256 {
-            self.slot = vec![0; 256];
-        }
-        let words = m.div_ceil(64);
-        for &c in &self.used {
-            self.slot[c as usize] = 0;
-        }
-        self.used.clear();
-        self.matches.clear();
-        for (j, &c) in target.iter().enumerate() {
-            let c = c.to_ascii_uppercase();
-            if self.slot[c as usize] == 0 {
-                self.used.push(c);
-                self.slot[c as usize] = self.used.len() as u16;
-                self.matches.resize(self.used.len() * words, 0);
-            }
-            let row = (self.slot[c as usize] as usize - 1) * words;
-            self.matches[row + j / 64] |= 1 << (j % 64);
-        }
-        self.v.clear();
-        self.v.resize(words, !0);
-        let last_bits = m - (words - 1) * 64;
-        let last_mask = if last_bits == 64 {
-            !0
-        } else {
-            (1u64 << last_bits) - 1
-        };
-        let lcs_of = |v: &[u64]| -> usize {
-            let ones: usize = v[..words - 1]
-                .iter()
-                .map(|w| w.count_ones() as usize)
-                .sum::<usize>()
-                + (v[words - 1] & last_mask).count_ones() as usize;
-            m - ones
-        };
-        for (i, &c) in query.iter().enumerate() {
-            let s = self.slot[c.to_ascii_uppercase() as usize];
-            if s != 0 {
-                let row = &self.matches[(s as usize - 1) * words..s as usize * words];
-                let mut carry = 0u64;
-                for (v, &pm) in self.v.iter_mut().zip(row) {
-                    let u = *v & pm;
-                    let (sum, c1) = v.overflowing_add(u);
-                    let (sum, c2) = sum.overflowing_add(carry);
-                    carry = (c1 | c2) as u64;
-                    *v = sum | (*v & !pm);
-                }
-            }
-            // Every 32 rows: give up once even matching every remaining query residue fails.
-            if i % 32 == 31 {
-                let so_far = lcs_of(&self.v);
-                if so_far + (query.len() - i - 1) < need {
-                    return so_far;
-                }
-            }
-        }
-        lcs_of(&self.v)
+        self.masks.build(target);
+        run(query, &self.masks, need, &mut self.v)
+    }
+
+    /// The LCS length of `query` and the sequence `masks` were built from, with the same
+    /// early stop as [`Lcs::length_up_to`]. The LCS is symmetric, so this is the same length
+    /// whichever of the two is longer; an early stop returns a value below `need` either way.
+    pub fn length_against(&mut self, query: &[u8], masks: &LcsMasks, need: usize) -> usize {
+        run(query, masks, need, &mut self.v)
     }
 
     /// The exact LCS length of `a` and `b`, ignoring ASCII case.
     pub fn length(&mut self, a: &[u8], b: &[u8]) -> usize {
         self.length_up_to(a, b, 0)
     }
+}
+
+/// Hyyrö's recurrence: one row per query residue over the target's masks.
+fn run(query: &[u8], masks: &LcsMasks, need: usize, v: &mut Vec<u64>) -> usize {
+    let (m, words) = (masks.len, masks.words);
+    if m == 0 {
+        return 0;
+    }
+    v.clear();
+    v.resize(words, !0);
+    let last_bits = m - (words - 1) * 64;
+    let last_mask = if last_bits == 64 {
+        !0
+    } else {
+        (1u64 << last_bits) - 1
+    };
+    let lcs_of = |v: &[u64]| -> usize {
+        let ones: usize = v[..words - 1]
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum::<usize>()
+            + (v[words - 1] & last_mask).count_ones() as usize;
+        m - ones
+    };
+    for (i, &c) in query.iter().enumerate() {
+        let s = masks.slot[c.to_ascii_uppercase() as usize];
+        if s != 0 {
+            let row = &masks.matches[(s as usize - 1) * words..s as usize * words];
+            let mut carry = 0u64;
+            for (v, &pm) in v.iter_mut().zip(row) {
+                let u = *v & pm;
+                let (sum, c1) = v.overflowing_add(u);
+                let (sum, c2) = sum.overflowing_add(carry);
+                carry = (c1 | c2) as u64;
+                *v = sum | (*v & !pm);
+            }
+        }
+        // Every 32 rows: give up once even matching every remaining query residue fails.
+        if i % 32 == 31 {
+            let so_far = lcs_of(v);
+            if so_far + (query.len() - i - 1) < need {
+                return so_far;
+            }
+        }
+    }
+    lcs_of(v)
 }
 
 #[cfg(test)]
@@ -153,6 +217,46 @@ mod tests {
                     let b = random_seq(&mut state, m, alphabet);
                     assert_eq!(lcs.length(&a, &b), reference(&a, &b), "{n}x{m}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn kept_masks_give_the_same_length_either_way_round() {
+        let mut state = 0x51;
+        let mut lcs = Lcs::new();
+        for (n, m) in [
+            (0usize, 10usize),
+            (10, 0),
+            (64, 65),
+            (300, 120),
+            (120, 300),
+            (700, 690),
+        ] {
+            let a = random_seq(&mut state, n, b"ACDEFGHIKLMNPQRSTVWYacd");
+            let b = random_seq(&mut state, m, b"ACDEFGHIKLMNPQRSTVWYacd");
+            let exact = reference(&a, &b);
+            // Masks of either side, the other as the query.
+            assert_eq!(
+                lcs.length_against(&a, &LcsMasks::of(&b), 0),
+                exact,
+                "{n}x{m}"
+            );
+            assert_eq!(
+                lcs.length_against(&b, &LcsMasks::of(&a), 0),
+                exact,
+                "{m}x{n}"
+            );
+            // A rebuilt (reused) mask set forgets the previous sequence.
+            let mut reused = LcsMasks::of(&a);
+            reused.build(&b);
+            assert_eq!(lcs.length_against(&a, &reused, 0), exact);
+            // An early stop stays below `need` whichever side holds the bits.
+            for need in [exact, exact + 1, exact + 40] {
+                let x = lcs.length_against(&a, &LcsMasks::of(&b), need);
+                let y = lcs.length_up_to(&a, &b, need);
+                assert_eq!(x >= need, y >= need, "{n}x{m} need {need}");
+                assert!(x <= exact && y <= exact);
             }
         }
     }

@@ -10,7 +10,7 @@ mod scoring;
 #[cfg(test)]
 mod tests;
 
-pub use lcs::Lcs;
+pub use lcs::{Lcs, LcsMasks};
 pub use scoring::Scoring;
 
 use crate::bio::alphabet::Alphabet;
