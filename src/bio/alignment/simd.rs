@@ -59,8 +59,10 @@ impl SimdLevel {
             SimdLevel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Avx512 => {
+                // Its remainders run the AVX2 groups.
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx2")
             }
             #[cfg(target_arch = "aarch64")]
             SimdLevel::Neon => std::arch::is_aarch64_feature_detected!("neon"),
@@ -162,7 +164,9 @@ pub(super) fn align(
         SimdLevel::Avx512 => unsafe { x86::avx512(scoring, query, target, band, scratch) },
         // NEON is part of every aarch64 target: no feature gate needed.
         #[cfg(target_arch = "aarch64")]
-        SimdLevel::Neon => wavefront::align::<4>(scoring, query, target, band, scratch),
+        SimdLevel::Neon => {
+            wavefront::align::<4, 4, wavefront::Lanes>(scoring, query, target, band, scratch)
+        }
         _ => unreachable!("SIMD level {level} was not checked on this CPU"),
     }
 }
@@ -170,6 +174,75 @@ pub(super) fn align(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
+    use crate::bio::alignment::scoring::CLASS_STRIDE;
+    use std::arch::x86_64::*;
+    use wavefront::{Gather, Lanes};
+
+    type Table = [i32; CLASS_STRIDE * CLASS_STRIDE];
+
+    /// Scores by AVX2 gathers (8 and 4 lanes). Only instantiated inside the `avx2` and `avx512`
+    /// entry points below, which run after the CPU check: the intrinsics inline there.
+    pub(super) struct Avx2Gather;
+
+    /// Scores by AVX-512 gathers (16 lanes; 8 via AVX2 for remainders).
+    pub(super) struct Avx512Gather;
+
+    /// Lane `k`'s table index, `q[k] * CLASS_STRIDE + t[k]`, for 8 lanes.
+    #[inline(always)]
+    unsafe fn index8(q: &[u8; 8], t: &[u8; 8]) -> __m256i {
+        let q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q.as_ptr().cast()));
+        let t = _mm256_cvtepu8_epi32(_mm_loadl_epi64(t.as_ptr().cast()));
+        const SHIFT: i32 = CLASS_STRIDE.trailing_zeros() as i32;
+        _mm256_or_si256(_mm256_slli_epi32::<SHIFT>(q), t)
+    }
+
+    impl Gather<8> for Avx2Gather {
+        #[inline(always)]
+        fn scores(table: &Table, q: &[u8; 8], t: &[u8; 8]) -> [i32; 8] {
+            // SAFETY: AVX2 was detected (see the struct); the indices are below the table size.
+            unsafe {
+                let scores = _mm256_i32gather_epi32::<4>(table.as_ptr(), index8(q, t));
+                std::mem::transmute::<__m256i, [i32; 8]>(scores)
+            }
+        }
+    }
+
+    impl Gather<4> for Avx2Gather {
+        #[inline(always)]
+        fn scores(table: &Table, q: &[u8; 4], t: &[u8; 4]) -> [i32; 4] {
+            // SAFETY: as for 8 lanes.
+            unsafe {
+                let q = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_ne_bytes(*q)));
+                let t = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_ne_bytes(*t)));
+                const SHIFT: i32 = CLASS_STRIDE.trailing_zeros() as i32;
+                let index = _mm_or_si128(_mm_slli_epi32::<SHIFT>(q), t);
+                let scores = _mm_i32gather_epi32::<4>(table.as_ptr(), index);
+                std::mem::transmute::<__m128i, [i32; 4]>(scores)
+            }
+        }
+    }
+
+    impl Gather<16> for Avx512Gather {
+        #[inline(always)]
+        fn scores(table: &Table, q: &[u8; 16], t: &[u8; 16]) -> [i32; 16] {
+            // SAFETY: AVX-512 F/BW were detected (see the struct); indices below the table size.
+            unsafe {
+                let q = _mm512_cvtepu8_epi32(_mm_loadu_si128(q.as_ptr().cast()));
+                let t = _mm512_cvtepu8_epi32(_mm_loadu_si128(t.as_ptr().cast()));
+                const SHIFT: u32 = CLASS_STRIDE.trailing_zeros();
+                let index = _mm512_or_si512(_mm512_slli_epi32::<SHIFT>(q), t);
+                let scores = _mm512_i32gather_epi32::<4>(index, table.as_ptr());
+                std::mem::transmute::<__m512i, [i32; 16]>(scores)
+            }
+        }
+    }
+
+    impl Gather<8> for Avx512Gather {
+        #[inline(always)]
+        fn scores(table: &Table, q: &[u8; 8], t: &[u8; 8]) -> [i32; 8] {
+            <Avx2Gather as Gather<8>>::scores(table, q, t)
+        }
+    }
 
     #[target_feature(enable = "sse4.1")]
     pub(super) unsafe fn sse4(
@@ -179,7 +252,8 @@ mod x86 {
         band: Diagonals,
         scratch: &mut Scratch,
     ) -> Alignment {
-        wavefront::align::<4>(scoring, query, target, band, scratch)
+        // SSE4.1 has no gather: per-lane loads.
+        wavefront::align::<4, 4, Lanes>(scoring, query, target, band, scratch)
     }
 
     #[target_feature(enable = "avx2")]
@@ -190,10 +264,10 @@ mod x86 {
         band: Diagonals,
         scratch: &mut Scratch,
     ) -> Alignment {
-        wavefront::align::<8>(scoring, query, target, band, scratch)
+        wavefront::align::<8, 4, Avx2Gather>(scoring, query, target, band, scratch)
     }
 
-    #[target_feature(enable = "avx512f,avx512bw")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw")]
     pub(super) unsafe fn avx512(
         scoring: &Scoring,
         query: &[u8],
@@ -201,6 +275,6 @@ mod x86 {
         band: Diagonals,
         scratch: &mut Scratch,
     ) -> Alignment {
-        wavefront::align::<16>(scoring, query, target, band, scratch)
+        wavefront::align::<16, 8, Avx512Gather>(scoring, query, target, band, scratch)
     }
 }

@@ -14,7 +14,7 @@
 //! `#[target_feature]` for each level (simd.rs), so the compiler emits the level's vectors.
 
 use super::banded::{self, Diagonals, NEG};
-use super::scoring::Scoring;
+use super::scoring::{Scoring, CLASS_STRIDE};
 use super::Alignment;
 
 /// Buffers reused across calls; they only ever grow.
@@ -36,8 +36,8 @@ pub(super) struct Scratch {
     e1: Vec<i32>,
     f0: Vec<i32>,
     f1: Vec<i32>,
-    /// The query, padded with `W` bytes, and the target reversed and padded: lanes of
-    /// consecutive rows `i` read consecutive bytes of both.
+    /// The query's residue classes, padded with `W` bytes, and the target's reversed and
+    /// padded: lanes of consecutive rows `i` read consecutive bytes of both.
     query: Vec<u8>,
     target_reversed: Vec<u8>,
     /// H(i, m) for rows i < n and H(n, j): the end-cell candidates, scanned after the fill.
@@ -89,9 +89,110 @@ fn set_boundary(
     }
 }
 
-/// The kernel, `W` lanes wide. Same contract as `banded::align`.
+/// How a lane group fetches its substitution scores from `Scoring::class_scores`: one load per
+/// lane (`Lanes`), or one vector gather (simd.rs, per level).
+pub(super) trait Gather<const W: usize> {
+    /// `table[q[k] * CLASS_STRIDE + t[k]]` for every lane `k`; the classes are `< CLASS_STRIDE`.
+    fn scores(table: &[i32; CLASS_STRIDE * CLASS_STRIDE], q: &[u8; W], t: &[u8; W]) -> [i32; W];
+}
+
+/// Per-lane loads: any width, any CPU.
+pub(super) struct Lanes;
+
+impl<const W: usize> Gather<W> for Lanes {
+    #[inline(always)]
+    fn scores(table: &[i32; CLASS_STRIDE * CLASS_STRIDE], q: &[u8; W], t: &[u8; W]) -> [i32; W] {
+        // The mask only lets the compiler drop the bounds check: classes are below the stride.
+        std::array::from_fn(|k| {
+            table[(q[k] as usize * CLASS_STRIDE + t[k] as usize) & (CLASS_STRIDE * CLASS_STRIDE - 1)]
+        })
+    }
+}
+
+/// What one lane group reads: anti-diagonals d-1 and d-2, and the residue classes.
+struct Buffers<'a> {
+    h_prev: &'a [i32],
+    e_prev: &'a [i32],
+    f_prev: &'a [i32],
+    h_prev2: &'a [i32],
+    query: &'a [u8],
+    target_reversed: &'a [u8],
+}
+
+/// Fill cells (i0 + k, d - i0 - k) for k in 0..W of one anti-diagonal: H, E, F into the `*_out`
+/// buffers at rows i0.., traceback bytes into `trace[..W]`.
 #[inline(always)]
-pub(super) fn align<const W: usize>(
+#[allow(clippy::too_many_arguments)]
+fn group<const W: usize, G: Gather<W>>(
+    scoring: &Scoring,
+    input: &Buffers,
+    i0: usize,
+    t_offset: usize,
+    h_store: &mut [i32],
+    e_store: &mut [i32],
+    f_store: &mut [i32],
+    trace: &mut [u8],
+) {
+    let open_extend = scoring.gap_open + scoring.gap_extend;
+    let extend = scoring.gap_extend;
+    let h_left: &[i32; W] = input.h_prev[i0..i0 + W].try_into().unwrap();
+    let e_left: &[i32; W] = input.e_prev[i0..i0 + W].try_into().unwrap();
+    let h_up: &[i32; W] = input.h_prev[i0 - 1..i0 - 1 + W].try_into().unwrap();
+    let f_up: &[i32; W] = input.f_prev[i0 - 1..i0 - 1 + W].try_into().unwrap();
+    let h_diag: &[i32; W] = input.h_prev2[i0 - 1..i0 - 1 + W].try_into().unwrap();
+    let q: &[u8; W] = input.query[i0 - 1..i0 - 1 + W].try_into().unwrap();
+    let t: &[u8; W] = input.target_reversed[t_offset + i0..t_offset + i0 + W]
+        .try_into()
+        .unwrap();
+    let s = G::scores(scoring.class_scores(), q, t);
+    let mut h_out = [0i32; W];
+    let mut e_out = [0i32; W];
+    let mut f_out = [0i32; W];
+    let mut t_out = [0u8; W];
+    for k in 0..W {
+        // The scalar kernel's cell, operation for operation (banded.rs). Wrapping arithmetic:
+        // lanes past the anti-diagonal's end compute on stale values that must not trip
+        // overflow checks; real cells never come near i32's range (`MAX_SHORTER_LEN`), so the
+        // results are the scalar ones.
+        let e_open = h_left[k].wrapping_sub(open_extend);
+        let e_extend = e_left[k].wrapping_sub(extend);
+        let e_extends = e_extend > e_open;
+        let e = e_open.max(e_extend);
+
+        let f_open = h_up[k].wrapping_sub(open_extend);
+        let f_extend = f_up[k].wrapping_sub(extend);
+        let f_extends = f_extend > f_open;
+        let f = f_open.max(f_extend);
+
+        let pair = h_diag[k].wrapping_add(s[k]);
+        let from_delete = e > pair;
+        let pair_or_delete = pair.max(e);
+        let from_insert = f > pair_or_delete;
+        let h = pair_or_delete.max(f);
+        let source = if from_insert {
+            banded::FROM_INSERT
+        } else {
+            from_delete as u8 * banded::FROM_DELETE
+        };
+        h_out[k] = h;
+        e_out[k] = e;
+        f_out[k] = f;
+        t_out[k] = source
+            | (e_extends as u8 * banded::DELETE_EXTENDS)
+            | (f_extends as u8 * banded::INSERT_EXTENDS);
+    }
+    // Lanes past the anti-diagonal's last row hold garbage; the caller's boundary write
+    // overwrites the one row after it that later anti-diagonals read, and nothing reads further.
+    h_store[i0..i0 + W].copy_from_slice(&h_out);
+    e_store[i0..i0 + W].copy_from_slice(&e_out);
+    f_store[i0..i0 + W].copy_from_slice(&f_out);
+    trace[..W].copy_from_slice(&t_out);
+}
+
+/// The kernel, `W` lanes wide (short remainders `TAIL` wide), scores fetched by `G`. Same
+/// contract as `banded::align`.
+#[inline(always)]
+pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAIL>>(
     scoring: &Scoring,
     query: &[u8],
     target: &[u8],
@@ -147,10 +248,10 @@ pub(super) fn align<const W: usize>(
         }
     }
     q_pad.clear();
-    q_pad.extend_from_slice(query);
+    q_pad.extend(query.iter().map(|&a| scoring.query_class(a)));
     q_pad.resize(n + W, 0);
     target_reversed.clear();
-    target_reversed.extend(target.iter().rev());
+    target_reversed.extend(target.iter().rev().map(|&b| scoring.target_class(b)));
     target_reversed.resize(m + W, 0);
     last_column.clear();
     last_column.resize(n + 1, NEG);
@@ -167,9 +268,6 @@ pub(super) fn align<const W: usize>(
         }
     }
 
-    let open_extend = scoring.gap_open + scoring.gap_extend;
-    let extend = scoring.gap_extend;
-
     for d in d_first..=d_last {
         let (first, last) = rows_of(d, ni, mi, band);
         if first <= last {
@@ -180,58 +278,23 @@ pub(super) fn align<const W: usize>(
             let mut lane = 0;
             while lane < count {
                 let i0 = first_row + lane;
-                let h_left: &[i32; W] = h1[i0..i0 + W].try_into().unwrap();
-                let e_left: &[i32; W] = e1[i0..i0 + W].try_into().unwrap();
-                let h_up: &[i32; W] = h1[i0 - 1..i0 - 1 + W].try_into().unwrap();
-                let f_up: &[i32; W] = f1[i0 - 1..i0 - 1 + W].try_into().unwrap();
-                let h_diag: &[i32; W] = h2[i0 - 1..i0 - 1 + W].try_into().unwrap();
-                let q: &[u8; W] = q_pad[i0 - 1..i0 - 1 + W].try_into().unwrap();
-                let t: &[u8; W] = target_reversed[t_offset + i0..t_offset + i0 + W]
-                    .try_into()
-                    .unwrap();
-                let mut h_out = [0i32; W];
-                let mut e_out = [0i32; W];
-                let mut f_out = [0i32; W];
-                let mut t_out = [0u8; W];
-                for k in 0..W {
-                    // The scalar kernel's cell, operation for operation (banded.rs).
-                    // Wrapping arithmetic: lanes past the anti-diagonal's end compute on stale
-                    // values that must not trip overflow checks; real cells never come near
-                    // i32's range (`MAX_SHORTER_LEN`), so the results are the scalar ones.
-                    let e_open = h_left[k].wrapping_sub(open_extend);
-                    let e_extend = e_left[k].wrapping_sub(extend);
-                    let e_extends = e_extend > e_open;
-                    let e = e_open.max(e_extend);
-
-                    let f_open = h_up[k].wrapping_sub(open_extend);
-                    let f_extend = f_up[k].wrapping_sub(extend);
-                    let f_extends = f_extend > f_open;
-                    let f = f_open.max(f_extend);
-
-                    let pair = h_diag[k].wrapping_add(scoring.score(q[k], t[k]));
-                    let from_delete = e > pair;
-                    let pair_or_delete = pair.max(e);
-                    let from_insert = f > pair_or_delete;
-                    let h = pair_or_delete.max(f);
-                    let source = if from_insert {
-                        banded::FROM_INSERT
-                    } else {
-                        from_delete as u8 * banded::FROM_DELETE
-                    };
-                    h_out[k] = h;
-                    e_out[k] = e;
-                    f_out[k] = f;
-                    t_out[k] = source
-                        | (e_extends as u8 * banded::DELETE_EXTENDS)
-                        | (f_extends as u8 * banded::INSERT_EXTENDS);
+                let at = trace_start + lane;
+                let buffers = Buffers {
+                    h_prev: h1,
+                    e_prev: e1,
+                    f_prev: f1,
+                    h_prev2: h2,
+                    query: q_pad,
+                    target_reversed,
+                };
+                // A short remainder goes through the narrower group when there is one.
+                if W > TAIL && count - lane <= TAIL {
+                    group::<TAIL, G>(scoring, &buffers, i0, t_offset, h0, e0, f0, &mut trace[at..]);
+                    lane += TAIL;
+                } else {
+                    group::<W, G>(scoring, &buffers, i0, t_offset, h0, e0, f0, &mut trace[at..]);
+                    lane += W;
                 }
-                // Lanes past `last` hold garbage; the boundary writes below overwrite the one
-                // cell after `last` that later anti-diagonals read, and nothing reads further.
-                h0[i0..i0 + W].copy_from_slice(&h_out);
-                e0[i0..i0 + W].copy_from_slice(&e_out);
-                f0[i0..i0 + W].copy_from_slice(&f_out);
-                trace[trace_start + lane..trace_start + lane + W].copy_from_slice(&t_out);
-                lane += W;
             }
             if (first..=last).contains(&(d - mi)) && d - mi < ni {
                 last_column[(d - mi) as usize] = h0[(d - mi) as usize];
