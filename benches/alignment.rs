@@ -73,7 +73,9 @@ fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>,
             let cells = band_cells(member.len(), representative.len(), band);
             group.throughput(Throughput::Elements(cells));
             group.bench_function(format!("{name}/banded{half_width}/{level}"), |b| {
-                b.iter(|| aligner.align_banded(black_box(&member), black_box(&representative), band))
+                b.iter(|| {
+                    aligner.align_banded(black_box(&member), black_box(&representative), band)
+                })
             });
         }
     }

@@ -7,6 +7,7 @@ use super::{
     AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ThreadAffinity,
 };
 use crate::alloc::Allocator;
+use crate::bio::alignment::SimdLevel;
 use std::net::IpAddr;
 
 /// Prefix of every environment variable that configures talaria.
@@ -23,9 +24,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("performance.use_simd", SIMD),
-    ("performance.simd_alignment", SIMD),
-    ("performance.auto_detect_simd", SIMD),
     ("performance.adaptive_chunk_size", CHUNK),
     ("performance.min_chunk_size", CHUNK),
     ("performance.max_chunk_size", CHUNK),
@@ -77,8 +75,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("gpu.work_group_size", GPU),
 ];
 
-const SIMD: &str =
-    "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const CACHE: &str = "talaria has no alignment cache";
 const PREFETCH: &str = "the prefetch stage computes k-mers and hashes on max(1, threads/4) threads; it does not read ahead yet";
@@ -111,6 +107,10 @@ pub(crate) enum Field {
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    // The aligner's kernel (README, "SIMD alignment kernels").
+    UseSimd,
+    SimdAlignment,
+    AutoDetectSimd,
     IoEngine,
     UseMemoryMapping,
     MmapThresholdMb,
@@ -141,7 +141,7 @@ pub(crate) enum Field {
     StatsdPort,
 }
 
-pub(crate) const FIELD_COUNT: usize = 47;
+pub(crate) const FIELD_COUNT: usize = 50;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -176,6 +176,8 @@ pub(crate) enum Kind {
     Order,
     /// "none", "t0", "t1", "t2" or "nta".
     Prefetch,
+    /// "sse4", "avx2", "avx512" or "neon".
+    Simd,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
     /// "none", "prometheus" or "statsd".
@@ -199,6 +201,7 @@ pub(crate) enum Value {
     IoEngine(IoEngine),
     Order(ProcessingOrder),
     Prefetch(PrefetchHint),
+    Simd(SimdLevel),
     Allocator(Allocator),
     Export(MetricsExport),
     Ip(IpAddr),
@@ -250,6 +253,10 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    // The aligner's kernel; one flag, --simd auto|scalar|LEVEL, sets all three (cli.rs).
+    KeySpec { name: "performance.use_simd", field: Field::UseSimd, kind: Kind::Bool, flag: Some("--simd") },
+    KeySpec { name: "performance.simd_alignment", field: Field::SimdAlignment, kind: Kind::Simd, flag: Some("--simd") },
+    KeySpec { name: "performance.auto_detect_simd", field: Field::AutoDetectSimd, kind: Kind::Bool, flag: Some("--simd") },
     // I/O engines (README, "Hardware and I/O").
     KeySpec { name: "performance.io_engine", field: Field::IoEngine, kind: Kind::IoEngine, flag: Some("--io-engine") },
     KeySpec { name: "performance.use_memory_mapping", field: Field::UseMemoryMapping, kind: Kind::Bool, flag: None },
@@ -428,6 +435,7 @@ impl Kind {
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
+            Kind::Simd => "one of \"sse4\", \"avx2\", \"avx512\", \"neon\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
@@ -457,6 +465,7 @@ impl Kind {
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
             (Kind::Prefetch, Value::Prefetch(_)) => true,
+            (Kind::Simd, Value::Simd(level)) => *level != SimdLevel::Scalar,
             (Kind::Allocator, Value::Allocator(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
@@ -484,6 +493,7 @@ impl Kind {
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
+            (Kind::Simd, T::String(s)) => Value::Simd(SimdLevel::parse(s.trim())?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
@@ -507,6 +517,7 @@ impl Kind {
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
+            Kind::Simd => Value::Simd(SimdLevel::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),

@@ -88,6 +88,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         // Paths and hosts are printable ASCII without quotes or backslashes (see keys.rs).
         (_, Value::Text(t)) => format!("\"{t}\""),
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
+        (_, Value::Simd(level)) => format!("\"{}\"", level.name()),
         (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",

@@ -2,7 +2,7 @@
 //! is split into channel budgets, and how a failure anywhere becomes one error with nothing
 //! committed.
 
-use crate::bio::alignment::Aligner;
+use crate::bio::alignment::{Aligner, SimdLevel};
 use crate::bio::alphabet::{self, Alphabet};
 use crate::bio::kmer::{default_k, KmerCoder};
 use crate::bio::sketch::Sketch;
@@ -154,6 +154,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             cfg.monitoring.metrics_export.name()
         )));
     }
+    // The aligner kernel, resolved (and its CPU check done) once for every aligner.
+    let simd = cfg.simd_level().map_err(|e| ReduceError::Usage(e.0))?;
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
@@ -401,8 +403,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let pinning = pinning.clone();
         let index = Arc::clone(&index);
         let live = Arc::clone(&live);
-        let mut decider =
-            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let mut decider = Decider::new(
+            params.clone(),
+            aligner_for(alphabet, budgets.aligner_cells, simd),
+        );
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
             if let Some(pinning) = pinning {
                 pinning.pin_aligner(i);
@@ -452,7 +456,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let index = Arc::clone(&index);
         let digest = Arc::clone(&input_digest);
         let live = Arc::clone(&live);
-        let decider = Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+        let decider = Decider::new(
+            params.clone(),
+            aligner_for(alphabet, budgets.aligner_cells, simd),
+        );
         let unit = unit_of(alphabet);
         let destination = match &plan {
             None => Destination::Emit(Box::new(crate::reduce::emit::Emitter::new(outputs))),
@@ -573,8 +580,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         (Finished::Written(sinks), _, _) => sinks,
         (Finished::Collected(decisions), Some(plan), Some(outputs)) => {
             // Pass 3 of longest first: every output in input order.
-            let decider =
-                Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+            let decider = Decider::new(
+                params.clone(),
+                aligner_for(alphabet, budgets.aligner_cells, simd),
+            );
             let unit = unit_of(alphabet);
             let table_bytes = plan.bytes() + decisions.bytes();
             let dropped = decisions.dropped;
@@ -624,6 +633,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             .into_iter()
             .map(|(name, r)| crate::reduce::profile::PassIo::of(name, r.bytes, r.calls, r.read_ns))
             .collect(),
+        simd: simd.name().into(),
     };
     let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals);
     // The run's totals, so the exporter's last figures are exact, then its final send.
@@ -680,6 +690,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         passed_after_widening: stats.passed_after_widening,
         placement: pinning.map(|p| p.report()),
         allocator: crate::alloc::COMPILED.name().into(),
+        simd: describe_simd(cfg, simd),
         huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
             crate::reduce::summary::HugePages {
                 index_advised_bytes: index.stats.huge_pages_advised,
@@ -759,6 +770,18 @@ fn page_lock_bytes(
     (0, Some(why))
 }
 
+/// The kernel line of the summary: the level, and how it was chosen.
+fn describe_simd(cfg: &Config, simd: SimdLevel) -> String {
+    let how = if !cfg.performance.use_simd {
+        "performance.use_simd = false"
+    } else if cfg.performance.auto_detect_simd {
+        "auto-detected, the widest this CPU has"
+    } else {
+        "performance.simd_alignment"
+    };
+    format!("{simd} ({how})")
+}
+
 /// Length unit of the `.clstr` listing.
 fn unit_of(alphabet: Alphabet) -> &'static str {
     if alphabet == Alphabet::Protein {
@@ -768,8 +791,11 @@ fn unit_of(alphabet: Alphabet) -> &'static str {
     }
 }
 
-fn aligner_for(alphabet: Alphabet, max_cells: usize) -> Aligner {
-    Aligner::for_alphabet(alphabet).with_max_cells(max_cells)
+fn aligner_for(alphabet: Alphabet, max_cells: usize, simd: SimdLevel) -> Aligner {
+    Aligner::for_alphabet(alphabet)
+        .with_max_cells(max_cells)
+        .with_simd(simd)
+        .expect("Config::simd_level checked the level on this CPU")
 }
 
 fn sink_error(path: &OutputPath, e: std::io::Error) -> SinkError {

@@ -203,7 +203,10 @@ fn classes(scores: impl Fn(u8) -> [i8; 256]) -> [u8; 256] {
             seen.push(vector);
             seen.len() - 1
         });
-        assert!(k < CLASS_STRIDE, "a scoring scheme with over {CLASS_STRIDE} classes");
+        assert!(
+            k < CLASS_STRIDE,
+            "a scoring scheme with over {CLASS_STRIDE} classes"
+        );
         class[byte as usize] = k as u8;
     }
     class

@@ -11,7 +11,8 @@ use std::fmt;
 
 /// The kernel an `Aligner` runs. `Scalar` is the reference kernel (banded.rs); the others are the
 /// anti-diagonal kernel at that vector width, giving the same `Alignment`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SimdLevel {
     Scalar,
     /// SSE4.1: 4 lanes of i32.

@@ -192,7 +192,10 @@ fn identical_and_unrelated_sequences() {
         // Nothing scores above zero: the empty alignment at the corner (0, m).
         let a = vec![b'W'; len];
         let b = vec![b'P'; len + 3];
-        let expected = Aligner::new().with_simd(SimdLevel::Scalar).unwrap().align(&a, &b);
+        let expected = Aligner::new()
+            .with_simd(SimdLevel::Scalar)
+            .unwrap()
+            .align(&a, &b);
         assert_eq!(expected.as_ref().unwrap().ops, vec![]);
         for aligner in &levels {
             assert_eq!(aligner.align(&a, &b), expected);
@@ -246,8 +249,14 @@ fn levels_by_name_and_refusals() {
         assert!(err.contains("does not exist on x86_64"), "{err}");
         assert!(Aligner::new().with_simd(SimdLevel::Neon).is_err());
     }
-    assert_eq!(SimdLevel::resolve(false, true, SimdLevel::Avx2), Ok(SimdLevel::Scalar));
-    assert_eq!(SimdLevel::resolve(true, true, SimdLevel::Neon), Ok(SimdLevel::best()));
+    assert_eq!(
+        SimdLevel::resolve(false, true, SimdLevel::Avx2),
+        Ok(SimdLevel::Scalar)
+    );
+    assert_eq!(
+        SimdLevel::resolve(true, true, SimdLevel::Neon),
+        Ok(SimdLevel::best())
+    );
     for level in SimdLevel::VECTOR {
         assert_eq!(
             SimdLevel::resolve(true, false, level).is_ok(),

@@ -60,7 +60,10 @@ fn rows_of(d: i64, n: i64, m: i64, band: Diagonals) -> (i64, i64) {
 #[inline(always)]
 fn boundary_h(i: i64, j: i64, n: i64, m: i64, band: Diagonals) -> i32 {
     let inside = i >= 0 && j >= 0 && i <= n && j <= m && (band.low..=band.high).contains(&(j - i));
-    debug_assert!(!inside || i == 0 || j == 0, "interior cell {i},{j} treated as boundary");
+    debug_assert!(
+        !inside || i == 0 || j == 0,
+        "interior cell {i},{j} treated as boundary"
+    );
     if inside {
         0
     } else {
@@ -104,7 +107,8 @@ impl<const W: usize> Gather<W> for Lanes {
     fn scores(table: &[i32; CLASS_STRIDE * CLASS_STRIDE], q: &[u8; W], t: &[u8; W]) -> [i32; W] {
         // The mask only lets the compiler drop the bounds check: classes are below the stride.
         std::array::from_fn(|k| {
-            table[(q[k] as usize * CLASS_STRIDE + t[k] as usize) & (CLASS_STRIDE * CLASS_STRIDE - 1)]
+            table
+                [(q[k] as usize * CLASS_STRIDE + t[k] as usize) & (CLASS_STRIDE * CLASS_STRIDE - 1)]
         })
     }
 }
@@ -242,7 +246,9 @@ pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAI
         trace.resize(cells + W, 0);
     }
 
-    for buffer in [&mut *h0, &mut *h1, &mut *h2, &mut *e0, &mut *e1, &mut *f0, &mut *f1] {
+    for buffer in [
+        &mut *h0, &mut *h1, &mut *h2, &mut *e0, &mut *e1, &mut *f0, &mut *f1,
+    ] {
         if buffer.len() < n + 2 + W {
             buffer.resize(n + 2 + W, NEG);
         }
@@ -289,10 +295,28 @@ pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAI
                 };
                 // A short remainder goes through the narrower group when there is one.
                 if W > TAIL && count - lane <= TAIL {
-                    group::<TAIL, G>(scoring, &buffers, i0, t_offset, h0, e0, f0, &mut trace[at..]);
+                    group::<TAIL, G>(
+                        scoring,
+                        &buffers,
+                        i0,
+                        t_offset,
+                        h0,
+                        e0,
+                        f0,
+                        &mut trace[at..],
+                    );
                     lane += TAIL;
                 } else {
-                    group::<W, G>(scoring, &buffers, i0, t_offset, h0, e0, f0, &mut trace[at..]);
+                    group::<W, G>(
+                        scoring,
+                        &buffers,
+                        i0,
+                        t_offset,
+                        h0,
+                        e0,
+                        f0,
+                        &mut trace[at..],
+                    );
                     lane += W;
                 }
             }
