@@ -124,14 +124,15 @@ struct Buffers<'a> {
 }
 
 /// Fill cells (i0 + k, d - i0 - k) for k in 0..W of one anti-diagonal: H, E, F into the `*_out`
-/// buffers at rows i0.., traceback bytes into `trace[..W]`.
+/// buffers at rows i0.., traceback bytes into `trace[..W]`. `t_start` is where lane 0's target
+/// residue sits in the reversed target (`m - d + i0`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn group<const W: usize, G: Gather<W>>(
     scoring: &Scoring,
     input: &Buffers,
     i0: usize,
-    t_offset: usize,
+    t_start: usize,
     h_store: &mut [i32],
     e_store: &mut [i32],
     f_store: &mut [i32],
@@ -145,7 +146,7 @@ fn group<const W: usize, G: Gather<W>>(
     let f_up: &[i32; W] = input.f_prev[i0 - 1..i0 - 1 + W].try_into().unwrap();
     let h_diag: &[i32; W] = input.h_prev2[i0 - 1..i0 - 1 + W].try_into().unwrap();
     let q: &[u8; W] = input.query[i0 - 1..i0 - 1 + W].try_into().unwrap();
-    let t: &[u8; W] = input.target_reversed[t_offset + i0..t_offset + i0 + W]
+    let t: &[u8; W] = input.target_reversed[t_start..t_start + W]
         .try_into()
         .unwrap();
     let s = G::scores(scoring.class_scores(), q, t);
@@ -279,12 +280,12 @@ pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAI
         if first <= last {
             let (first_row, count) = (first as usize, (last - first + 1) as usize);
             let trace_start = diag_start[d as usize];
-            // target[j - 1] with j = d - i is target_reversed[m - d + i].
-            let t_offset = (mi - d) as usize;
             let mut lane = 0;
             while lane < count {
                 let i0 = first_row + lane;
                 let at = trace_start + lane;
+                // target[j - 1] with j = d - i is target_reversed[m - d + i] (>= 0: i >= d - m).
+                let t_start = (i0 as i64 + mi - d) as usize;
                 let buffers = Buffers {
                     h_prev: h1,
                     e_prev: e1,
@@ -295,28 +296,10 @@ pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAI
                 };
                 // A short remainder goes through the narrower group when there is one.
                 if W > TAIL && count - lane <= TAIL {
-                    group::<TAIL, G>(
-                        scoring,
-                        &buffers,
-                        i0,
-                        t_offset,
-                        h0,
-                        e0,
-                        f0,
-                        &mut trace[at..],
-                    );
+                    group::<TAIL, G>(scoring, &buffers, i0, t_start, h0, e0, f0, &mut trace[at..]);
                     lane += TAIL;
                 } else {
-                    group::<W, G>(
-                        scoring,
-                        &buffers,
-                        i0,
-                        t_offset,
-                        h0,
-                        e0,
-                        f0,
-                        &mut trace[at..],
-                    );
+                    group::<W, G>(scoring, &buffers, i0, t_start, h0, e0, f0, &mut trace[at..]);
                     lane += W;
                 }
             }
