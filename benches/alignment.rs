@@ -1,14 +1,20 @@
 //! Aligner throughput on the pairs the reducer sees most: a ~350 aa protein pair at ~90%
-//! identity and a ~1500 nt DNA pair at ~97%, banded (half width 32) and unbanded. Throughput is
-//! reported in DP cells, so banded and unbanded runs compare per cell as well as per pair.
+//! identity and a ~1500 nt DNA pair at ~97% (generated), plus two real 16S genes when the Debian
+//! microbiomeutil-data file is installed; each with every kernel this CPU runs (scalar and each
+//! SIMD level), in a narrow band (half width 16, where the reducer starts), a wide one (64) and
+//! unbanded. Throughput is reported in DP cells, so banded and unbanded runs compare per cell as
+//! well as per pair. `cargo bench alignment` runs this group only.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use talaria::bio::alignment::{Aligner, Band, Lcs};
+use talaria::bio::alignment::{Aligner, Band, Lcs, SimdLevel};
 use talaria::bio::alphabet::Alphabet;
 
-const HALF_WIDTH: usize = 32;
+/// Half widths of the narrow and wide bands.
+const HALF_WIDTHS: [usize; 2] = [16, 64];
+
+const SIXTEEN_S: &str = "/usr/share/microbiomeutil-data/RESOURCES/rRNA16S.gold.fasta";
 
 /// A random sequence and a copy with substitutions and short indels at `divergence` per residue
 /// (indels are a tenth of the events, as in real close homologs).
@@ -48,25 +54,31 @@ fn band_cells(n: usize, m: usize, band: Band) -> u64 {
 
 fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>, Vec<u8>)) {
     let (member, representative) = pair;
-    let aligner = Aligner::for_alphabet(alphabet);
-    let band = Band {
-        diagonal: 0,
-        half_width: HALF_WIDTH,
-    };
     let mut group = c.benchmark_group("alignment");
-
-    group.throughput(Throughput::Elements(
-        (member.len() * representative.len()) as u64,
-    ));
-    group.bench_function(format!("{name}/unbanded"), |b| {
-        b.iter(|| aligner.align(black_box(&member), black_box(&representative)))
-    });
-
-    let cells = band_cells(member.len(), representative.len(), band);
-    group.throughput(Throughput::Elements(cells));
-    group.bench_function(format!("{name}/banded{HALF_WIDTH}"), |b| {
-        b.iter(|| aligner.align_banded(black_box(&member), black_box(&representative), band))
-    });
+    for level in SimdLevel::available() {
+        let aligner = Aligner::for_alphabet(alphabet)
+            .with_simd(level)
+            .expect("an available level");
+        group.throughput(Throughput::Elements(
+            (member.len() * representative.len()) as u64,
+        ));
+        group.bench_function(format!("{name}/unbanded/{level}"), |b| {
+            b.iter(|| aligner.align(black_box(&member), black_box(&representative)))
+        });
+        for half_width in HALF_WIDTHS {
+            let band = Band {
+                diagonal: 0,
+                half_width,
+            };
+            let cells = band_cells(member.len(), representative.len(), band);
+            group.throughput(Throughput::Elements(cells));
+            group.bench_function(format!("{name}/banded{half_width}/{level}"), |b| {
+                b.iter(|| {
+                    aligner.align_banded(black_box(&member), black_box(&representative), band)
+                })
+            });
+        }
+    }
 
     // The LCS bound that rules pairs out before any DP (full matrix, no early stop).
     group.throughput(Throughput::Elements(
@@ -79,11 +91,33 @@ fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>,
     group.finish();
 }
 
+/// The first two records of a FASTA file (sequence lines joined), if it can be read.
+fn first_two_records(path: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let text = std::fs::read(path).ok()?;
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        if line.starts_with(b">") {
+            if records.len() == 2 {
+                break;
+            }
+            records.push(Vec::new());
+        } else if let Some(last) = records.last_mut() {
+            last.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+        }
+    }
+    let second = records.pop()?;
+    let first = records.pop()?;
+    Some((first, second))
+}
+
 fn alignment(c: &mut Criterion) {
     let protein = related_pair(1, b"ACDEFGHIKLMNPQRSTVWY", 350, 0.10);
     let dna = related_pair(2, b"ACGT", 1500, 0.03);
     bench_pair(c, "protein350_id90", Alphabet::Protein, protein);
     bench_pair(c, "dna1500_id97", Alphabet::Nucleotide, dna);
+    if let Some(pair) = first_two_records(SIXTEEN_S) {
+        bench_pair(c, "16s_gold_1_2", Alphabet::Nucleotide, pair);
+    }
 }
 
 criterion_group!(benches, alignment);

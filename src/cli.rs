@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use talaria::bio::alignment::SimdLevel;
 use talaria::config::{self, AlphabetChoice, Overrides, ThreadAffinity};
 use talaria::reconstruct::ReconstructJob;
 use talaria::reduce::ReduceJob;
@@ -77,6 +78,11 @@ pub struct TuningArgs {
     /// Records per chunk (results do not depend on it) [performance.chunk_size].
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
+    /// Alignment kernel: auto (the widest SIMD level this CPU has), scalar, or one level (sse4,
+    /// avx2, avx512, neon; an error if this CPU lacks it); all give the same alignments
+    /// [performance.use_simd, performance.simd_alignment, performance.auto_detect_simd].
+    #[arg(long, value_name = "LEVEL", value_parser = ["auto", "scalar", "sse4", "avx2", "avx512", "neon"])]
+    pub simd: Option<String>,
     /// Pin each aligner thread to its own CPU, as `talaria topology` shows [performance.numa.pin_threads].
     #[arg(long)]
     pub pin_threads: bool,
@@ -232,6 +238,13 @@ impl TuningArgs {
             ),
             None => None,
         };
+        // --simd sets the three SIMD keys at once: auto, scalar, or one level without detection.
+        let (use_simd, simd_alignment, auto_detect_simd) = match self.simd.as_deref() {
+            None => (None, None, None),
+            Some("auto") => (Some(true), None, Some(true)),
+            Some("scalar") => (Some(false), None, None),
+            Some(level) => (Some(true), SimdLevel::parse(level), Some(false)),
+        };
         Ok(Overrides {
             threshold: self.threshold,
             coverage: self.coverage,
@@ -254,6 +267,9 @@ impl TuningArgs {
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,
+            use_simd,
+            simd_alignment,
+            auto_detect_simd,
             pin_threads: self.pin_threads.then_some(true),
             thread_affinity: self.affinity,
             io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),

@@ -111,6 +111,9 @@ fn every_flag_overrides() {
         threads: Some(2),
         memory_limit: Some(512 << 20),
         chunk_size: Some(10),
+        use_simd: Some(true),
+        simd_alignment: Some(talaria::bio::alignment::SimdLevel::Sse4),
+        auto_detect_simd: Some(false),
         use_banding: Some(false),
         band_width: Some(40),
         adaptive_banding: Some(false),
@@ -155,6 +158,11 @@ fn every_flag_overrides() {
     assert_eq!(c.performance.threads, 2);
     assert_eq!(c.performance.memory_limit, 512 << 20);
     assert_eq!(c.performance.chunk_size, 10);
+    assert_eq!(
+        c.performance.simd_alignment,
+        talaria::bio::alignment::SimdLevel::Sse4
+    );
+    assert!(c.performance.use_simd && !c.performance.auto_detect_simd);
     assert!(c.performance.numa.pin_threads);
     assert_eq!(c.performance.numa.thread_affinity, ThreadAffinity::Scatter);
 }

@@ -9,6 +9,7 @@ use super::{
     ThreadAffinity,
 };
 use crate::alloc::Allocator;
+use crate::bio::alignment::SimdLevel;
 use std::net::IpAddr;
 
 /// Prefix of every environment variable that configures talaria.
@@ -25,9 +26,6 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// file or the environment) is an error that quotes the reason.
 #[rustfmt::skip]
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("performance.use_simd", SIMD),
-    ("performance.simd_alignment", SIMD),
-    ("performance.auto_detect_simd", SIMD),
     ("performance.adaptive_chunk_size", CHUNK),
     ("performance.min_chunk_size", CHUNK),
     ("performance.max_chunk_size", CHUNK),
@@ -58,8 +56,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("gpu.work_group_size", GPU),
 ];
 
-const SIMD: &str =
-    "the aligner is a scalar kernel in this version; there is no SIMD level to choose";
 const CHUNK: &str = "chunks hold a fixed number of records, performance.chunk_size";
 const PRESET: &str = "talaria has one streaming code path, bounded by performance.memory_limit, for inputs of any size, so there is no large- or small-file mode to switch; set chunk_size and threads in [performance]";
 /// Why `io_threads` above 2 is refused (checked in `Config::validate`).
@@ -89,6 +85,10 @@ pub(crate) enum Field {
     MemoryLimit,
     ChunkSize,
     BlockSize,
+    // The aligner's kernel (README, "SIMD alignment kernels").
+    UseSimd,
+    SimdAlignment,
+    AutoDetectSimd,
     IoEngine,
     UseMemoryMapping,
     MmapThresholdMb,
@@ -143,7 +143,7 @@ pub(crate) enum Field {
     InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 69;
+pub(crate) const FIELD_COUNT: usize = 72;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -180,6 +180,8 @@ pub(crate) enum Kind {
     Prefetch,
     /// "lru", "lfu" or "fifo".
     Eviction,
+    /// "sse4", "avx2", "avx512" or "neon".
+    Simd,
     /// "system", "jemalloc" or "mimalloc".
     Allocator,
     /// "none", "high_similarity" or "low_similarity".
@@ -207,6 +209,7 @@ pub(crate) enum Value {
     Prefetch(PrefetchHint),
     Preset(ProfilePreset),
     Eviction(CacheEviction),
+    Simd(SimdLevel),
     Allocator(Allocator),
     Export(MetricsExport),
     Ip(IpAddr),
@@ -258,6 +261,10 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
     KeySpec { name: "performance.chunk_size", field: Field::ChunkSize, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--chunk-size") },
     KeySpec { name: "performance.block_size", field: Field::BlockSize, kind: Kind::Size { min: 4096, max: 1 << 30 }, flag: None },
+    // The aligner's kernel; one flag, --simd auto|scalar|LEVEL, sets all three (cli.rs).
+    KeySpec { name: "performance.use_simd", field: Field::UseSimd, kind: Kind::Bool, flag: Some("--simd") },
+    KeySpec { name: "performance.simd_alignment", field: Field::SimdAlignment, kind: Kind::Simd, flag: Some("--simd") },
+    KeySpec { name: "performance.auto_detect_simd", field: Field::AutoDetectSimd, kind: Kind::Bool, flag: Some("--simd") },
     // I/O engines (README, "Hardware and I/O").
     KeySpec { name: "performance.io_engine", field: Field::IoEngine, kind: Kind::IoEngine, flag: Some("--io-engine") },
     KeySpec { name: "performance.use_memory_mapping", field: Field::UseMemoryMapping, kind: Kind::Bool, flag: None },
@@ -469,6 +476,7 @@ impl Kind {
             Kind::Prefetch => "one of \"none\", \"t0\", \"t1\", \"t2\", \"nta\"".into(),
             Kind::Preset => "one of \"none\", \"high_similarity\", \"low_similarity\"".into(),
             Kind::Eviction => "one of \"lru\", \"lfu\", \"fifo\"".into(),
+            Kind::Simd => "one of \"sse4\", \"avx2\", \"avx512\", \"neon\"".into(),
             Kind::Allocator => "one of \"system\", \"jemalloc\", \"mimalloc\"".into(),
             Kind::Export => "one of \"none\", \"prometheus\", \"statsd\"".into(),
             Kind::IpAddr => "an IP address such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\"".into(),
@@ -500,6 +508,7 @@ impl Kind {
             (Kind::Prefetch, Value::Prefetch(_)) => true,
             (Kind::Preset, Value::Preset(_)) => true,
             (Kind::Eviction, Value::Eviction(_)) => true,
+            (Kind::Simd, Value::Simd(level)) => *level != SimdLevel::Scalar,
             (Kind::Allocator, Value::Allocator(_)) => true,
             (Kind::Export, Value::Export(_)) => true,
             (Kind::IpAddr, Value::Ip(_)) => true,
@@ -529,6 +538,7 @@ impl Kind {
             (Kind::Prefetch, T::String(s)) => Value::Prefetch(PrefetchHint::parse(s)?),
             (Kind::Preset, T::String(s)) => Value::Preset(ProfilePreset::parse(s)?),
             (Kind::Eviction, T::String(s)) => Value::Eviction(CacheEviction::parse(s)?),
+            (Kind::Simd, T::String(s)) => Value::Simd(SimdLevel::parse(s.trim())?),
             (Kind::Allocator, T::String(s)) => Value::Allocator(Allocator::parse(s)?),
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
@@ -554,6 +564,7 @@ impl Kind {
             Kind::Prefetch => Value::Prefetch(PrefetchHint::parse(text)?),
             Kind::Preset => Value::Preset(ProfilePreset::parse(text)?),
             Kind::Eviction => Value::Eviction(CacheEviction::parse(text)?),
+            Kind::Simd => Value::Simd(SimdLevel::parse(text)?),
             Kind::Allocator => Value::Allocator(Allocator::parse(text)?),
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),

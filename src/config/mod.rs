@@ -14,6 +14,7 @@ mod preset;
 mod show;
 mod size;
 
+use crate::bio::alignment::SimdLevel;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -326,6 +327,12 @@ pub struct PerformanceConfig {
     pub chunk_size: usize,
     /// Bytes per block the reader hands to the chunker, whatever the engine.
     pub block_size: usize,
+    /// false: the scalar reference kernel aligns; true: a SIMD level (same alignments).
+    pub use_simd: bool,
+    /// The SIMD level used when auto_detect_simd is false; refused if the CPU lacks it.
+    pub simd_alignment: SimdLevel,
+    /// Use the widest level this CPU has (simd_alignment is then not consulted).
+    pub auto_detect_simd: bool,
     pub numa: NumaConfig,
     pub arm: ArmConfig,
     pub intel: IntelConfig,
@@ -425,6 +432,12 @@ impl Default for Config {
                 // less (20k UniProt, 2 threads: 10.8 s at 64 vs 14.0 s at 1024, same output).
                 chunk_size: 64,
                 block_size: 1 << 20,
+                // The widest SIMD level the CPU has; simd_alignment is the user guide's example
+                // value, used only with auto_detect_simd = false (README, "SIMD alignment
+                // kernels").
+                use_simd: true,
+                simd_alignment: SimdLevel::Avx2,
+                auto_detect_simd: true,
                 numa: NumaConfig {
                     pin_threads: false,
                     thread_affinity: ThreadAffinity::Compact,
@@ -529,6 +542,10 @@ pub struct Overrides {
     pub threads: Option<usize>,
     pub memory_limit: Option<u64>,
     pub chunk_size: Option<usize>,
+    /// `--simd`: use_simd, simd_alignment, auto_detect_simd.
+    pub use_simd: Option<bool>,
+    pub simd_alignment: Option<SimdLevel>,
+    pub auto_detect_simd: Option<bool>,
     pub pin_threads: Option<bool>,
     pub thread_affinity: Option<ThreadAffinity>,
     pub io_engine: Option<IoEngine>,
@@ -597,6 +614,13 @@ impl Config {
         .validate()
     }
 
+    /// The aligner kernel the three SIMD keys select (`SimdLevel::resolve`); an error when the
+    /// configured level cannot run on this CPU (`load` has already refused that).
+    pub fn simd_level(&self) -> Result<SimdLevel, ConfigError> {
+        let p = &self.performance;
+        SimdLevel::resolve(p.use_simd, p.auto_detect_simd, p.simd_alignment).map_err(ConfigError)
+    }
+
     /// Settings that can have no effect in this build (`keys::not_applicable`) and differ from
     /// their default: (`key = value`, reason), one per key, for the run's warnings.
     pub fn not_applicable_settings(&self) -> Vec<(String, String)> {
@@ -640,6 +664,9 @@ impl Config {
             Field::MemoryLimit => Value::Count(p.memory_limit),
             Field::ChunkSize => Value::Count(p.chunk_size as u64),
             Field::BlockSize => Value::Count(p.block_size as u64),
+            Field::UseSimd => Value::Bool(p.use_simd),
+            Field::SimdAlignment => Value::Simd(p.simd_alignment),
+            Field::AutoDetectSimd => Value::Bool(p.auto_detect_simd),
             Field::PinThreads => Value::Bool(p.numa.pin_threads),
             Field::ThreadAffinity => Value::Affinity(p.numa.thread_affinity),
             Field::BigLittleAware => Value::Bool(p.arm.big_little_aware),
@@ -726,6 +753,9 @@ impl Config {
             (Field::MemoryLimit, v) => p.memory_limit = count(v),
             (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
             (Field::BlockSize, v) => p.block_size = count(v) as usize,
+            (Field::UseSimd, Value::Bool(b)) => p.use_simd = b,
+            (Field::SimdAlignment, Value::Simd(level)) => p.simd_alignment = level,
+            (Field::AutoDetectSimd, Value::Bool(b)) => p.auto_detect_simd = b,
             (Field::PinThreads, Value::Bool(b)) => p.numa.pin_threads = b,
             (Field::ThreadAffinity, Value::Affinity(a)) => p.numa.thread_affinity = a,
             (Field::BigLittleAware, Value::Bool(b)) => p.arm.big_little_aware = b,
@@ -806,6 +836,9 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::MemoryLimit,
     Field::ChunkSize,
     Field::BlockSize,
+    Field::UseSimd,
+    Field::SimdAlignment,
+    Field::AutoDetectSimd,
     Field::IoEngine,
     Field::UseMemoryMapping,
     Field::MmapThresholdMb,
@@ -956,6 +989,15 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ("performance.threads", count(o.threads)),
         ("performance.memory_limit", o.memory_limit.map(Value::Count)),
         ("performance.chunk_size", count(o.chunk_size)),
+        ("performance.use_simd", o.use_simd.map(Value::Bool)),
+        (
+            "performance.simd_alignment",
+            o.simd_alignment.map(Value::Simd),
+        ),
+        (
+            "performance.auto_detect_simd",
+            o.auto_detect_simd.map(Value::Bool),
+        ),
         (
             "performance.numa.pin_threads",
             o.pin_threads.map(Value::Bool),
@@ -1109,6 +1151,16 @@ impl Resolved {
                 format_size(p.memory_limit),
                 describe_origin(&self.origins[Field::MemoryLimit as usize]),
                 format_size(p.block_size as u64)
+            )));
+        }
+        if let Err(why) = SimdLevel::resolve(p.use_simd, p.auto_detect_simd, p.simd_alignment) {
+            return Err(ConfigError(format!(
+                "{} is \"{}\" with {} = false ({}), but {why}; set auto_detect_simd = true for \
+                 the best level this CPU has, or use_simd = false for the scalar kernel",
+                self.origins[Field::SimdAlignment as usize].subject(),
+                p.simd_alignment.name(),
+                keys::canonical(Field::AutoDetectSimd).name,
+                describe_origin(&self.origins[Field::AutoDetectSimd as usize])
             )));
         }
         let m = &self.config.monitoring;

@@ -92,6 +92,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         (_, Value::Prefetch(h)) => format!("\"{}\"", h.name()),
         (_, Value::Preset(p)) => format!("\"{}\"", p.name()),
         (_, Value::Eviction(e)) => format!("\"{}\"", e.name()),
+        (_, Value::Simd(level)) => format!("\"{}\"", level.name()),
         (_, Value::Allocator(a)) => format!("\"{}\"", a.name()),
         (_, Value::Alphabet(a)) => format!(
             "\"{}\"",

@@ -2,7 +2,7 @@
 //! is split into channel budgets, and how a failure anywhere becomes one error with nothing
 //! committed.
 
-use crate::bio::alignment::Aligner;
+use crate::bio::alignment::{Aligner, SimdLevel};
 use crate::bio::alphabet::{self, Alphabet};
 use crate::bio::kmer::{default_k, KmerCoder};
 use crate::bio::sketch::Sketch;
@@ -156,6 +156,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             cfg.monitoring.metrics_export.name()
         )));
     }
+    // The aligner kernel, resolved (and its CPU check done) once for every aligner.
+    let simd = cfg.simd_level().map_err(|e| ReduceError::Usage(e.0))?;
     // Every stage thread spawned from here (sinks included) reports to this registry.
     let registry = Registry::new();
     let _accounting = registry.install();
@@ -501,8 +503,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 pinning.set_memory_policy(i);
             }
             // Built here, after pinning: its buffers are first touched on this aligner's node.
-            let mut decider =
-                CachePlan::attach(&caches, Decider::new(params, aligner_for(alphabet, cells)));
+            let mut decider = CachePlan::attach(
+                &caches,
+                Decider::new(params, aligner_for(alphabet, cells, simd)),
+            );
             let counters = metrics::counters();
             while let Some(SketchedChunk { chunk, features }) = rx.recv(&counters) {
                 let span = metrics::span("chunk");
@@ -552,7 +556,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let live = Arc::clone(&live);
         let decider = CachePlan::attach(
             &caches,
-            Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells)),
+            Decider::new(
+                params.clone(),
+                aligner_for(alphabet, budgets.aligner_cells, simd),
+            ),
         );
         let unit = unit_of(alphabet);
         let destination = match &plan {
@@ -683,8 +690,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         (Finished::Written(sinks), _, _) => sinks,
         (Finished::Collected(decisions), Some(plan), Some(outputs)) => {
             // Pass 3 of longest first: every output in input order.
-            let decider =
-                Decider::new(params.clone(), aligner_for(alphabet, budgets.aligner_cells));
+            let decider = Decider::new(
+                params.clone(),
+                aligner_for(alphabet, budgets.aligner_cells, simd),
+            );
             let unit = unit_of(alphabet);
             let table_bytes = plan.bytes() + decisions.bytes();
             let dropped = decisions.dropped;
@@ -759,6 +768,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             .into_iter()
             .map(|(name, r)| crate::reduce::profile::PassIo::of(name, r.bytes, r.calls, r.read_ns))
             .collect(),
+        simd: simd.name().into(),
     };
     let profile = crate::reduce::profile::RunProfile::collect(&registry, &stats, &totals)
         .with_cache(cache.as_ref().map(|c| c.total.clone()));
@@ -829,6 +839,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             report
         }),
         allocator: crate::alloc::COMPILED.name().into(),
+        simd: describe_simd(cfg, simd),
         huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
             crate::reduce::summary::HugePages {
                 index_advised_bytes: index.stats.huge_pages_advised,
@@ -909,8 +920,6 @@ fn page_lock_bytes(
     (0, Some(why))
 }
 
-/// The aligners' input: per-L3 queues when the run has a queue plan (`ccx_affinity`), else one
-/// shared channel. Returns the feed and one source per queue (one for the shared channel).
 /// Where a prefetch thread sends: straight to the aligners' queue(s) when it is the only one,
 /// else to the ordered channel that `reorder` drains.
 enum PrefetchOut {
@@ -918,6 +927,8 @@ enum PrefetchOut {
     Reorder(ordered::OrderedSender<SketchedChunk>),
 }
 
+/// The aligners' input: per-L3 queues when the run has a queue plan (`ccx_affinity`), else one
+/// shared channel. Returns the feed and one source per queue (one for the shared channel).
 fn sketched_queues(
     pinning: Option<&crate::reduce::placement::Pinning>,
     budget: usize,
@@ -953,6 +964,18 @@ fn source_for(sources: &[Source<SketchedChunk>], queue: Option<usize>) -> Source
     }
 }
 
+/// The kernel line of the summary: the level, and how it was chosen.
+fn describe_simd(cfg: &Config, simd: SimdLevel) -> String {
+    let how = if !cfg.performance.use_simd {
+        "performance.use_simd = false"
+    } else if cfg.performance.auto_detect_simd {
+        "auto-detected, the widest this CPU has"
+    } else {
+        "performance.simd_alignment"
+    };
+    format!("{simd} ({how})")
+}
+
 /// Length unit of the `.clstr` listing.
 fn unit_of(alphabet: Alphabet) -> &'static str {
     if alphabet == Alphabet::Protein {
@@ -962,8 +985,11 @@ fn unit_of(alphabet: Alphabet) -> &'static str {
     }
 }
 
-fn aligner_for(alphabet: Alphabet, max_cells: usize) -> Aligner {
-    Aligner::for_alphabet(alphabet).with_max_cells(max_cells)
+fn aligner_for(alphabet: Alphabet, max_cells: usize, simd: SimdLevel) -> Aligner {
+    Aligner::for_alphabet(alphabet)
+        .with_max_cells(max_cells)
+        .with_simd(simd)
+        .expect("Config::simd_level checked the level on this CPU")
 }
 
 fn sink_error(path: &OutputPath, e: std::io::Error) -> SinkError {

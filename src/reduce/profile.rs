@@ -22,6 +22,8 @@ pub struct RunTotals {
     /// Longest-first order's sequential passes over the file (scan, rewrite), besides the
     /// reader stage's out-of-order replay; empty in arrival order.
     pub order_reads: Vec<PassIo>,
+    /// The aligner kernel every aligner ran (`SimdLevel::name`).
+    pub simd: String,
     /// Readahead and prefetch threads (`prefetch_distance`, `prefetch_threads`).
     pub prefetch: PrefetchIo,
     /// The reader's block pool (`allocation_pool_size`).
@@ -320,7 +322,6 @@ fn per_second(n: f64, ns: u64) -> f64 {
     }
 }
 
-const SIMD_LEVEL: &str = "scalar";
 const SERIES_INTERVAL_MS: u64 = 100;
 
 impl RunProfile {
@@ -383,7 +384,7 @@ impl RunProfile {
             latency: latencies(&threads),
             caches: Vec::new(),
             io: io_profile(&threads, totals, wall_ns),
-            alignment: alignment_profile(stats, wall_ns),
+            alignment: alignment_profile(stats, wall_ns, &totals.simd),
             bottleneck: bottleneck(&stages, cpus),
             stages,
             kpis: Vec::new(),
@@ -608,10 +609,10 @@ fn io_profile(threads: &[ThreadReport], totals: &RunTotals, wall_ns: u64) -> IoP
     }
 }
 
-fn alignment_profile(s: &DecideStats, wall_ns: u64) -> AlignmentProfile {
+fn alignment_profile(s: &DecideStats, wall_ns: u64, simd: &str) -> AlignmentProfile {
     const BINS: [&str; 8] = ["0", "1", "2", "3-4", "5-8", "9-16", "17-32", ">32"];
     AlignmentProfile {
-        simd: SIMD_LEVEL.into(),
+        simd: simd.into(),
         alignments: s.alignments,
         passed: s.alignments_passed,
         too_large: s.too_large,

@@ -52,6 +52,9 @@ pub struct Summary {
     pub placement: Option<crate::reduce::placement::PlacementReport>,
     /// The global allocator compiled in (`performance.memory.allocator`).
     pub allocator: String,
+    /// The aligner kernel and how it was chosen (`performance.use_simd`, `simd_alignment`,
+    /// `auto_detect_simd`).
+    pub simd: String,
     /// What `performance.memory.use_huge_pages` did (None when off).
     pub huge_pages: Option<HugePages>,
     /// What `performance.use_page_locking` did (None when off).
@@ -180,6 +183,7 @@ impl fmt::Display for Summary {
             "  band: {}; widened {} times, {} joins needed a wider band",
             self.band, self.widened, self.passed_after_widening
         )?;
+        writeln!(f, "  kernel: {}", self.simd)?;
         write!(
             f,
             "  index: peak {:.1} MiB of {:.0} MiB budget",

@@ -8,16 +8,16 @@ use super::{AlignOp, Alignment};
 /// "Minus infinity" for cells outside the band. Half of `i32::MIN` so that subtracting gap costs
 /// (or adding a substitution score) from it can never wrap; real scores stay far above it (see
 /// `MAX_SHORTER_LEN` in mod.rs).
-const NEG: i32 = i32::MIN / 2;
+pub(super) const NEG: i32 = i32::MIN / 2;
 
 /// Traceback byte layout. Bits 0–1: where H came from; bit 2: E (Delete) extended an existing
 /// gap rather than opening one from H; bit 3: the same for F (Insert).
-const FROM_PAIR: u8 = 0;
-const FROM_DELETE: u8 = 1;
-const FROM_INSERT: u8 = 2;
-const SOURCE_MASK: u8 = 3;
-const DELETE_EXTENDS: u8 = 1 << 2;
-const INSERT_EXTENDS: u8 = 1 << 3;
+pub(super) const FROM_PAIR: u8 = 0;
+pub(super) const FROM_DELETE: u8 = 1;
+pub(super) const FROM_INSERT: u8 = 2;
+pub(super) const SOURCE_MASK: u8 = 3;
+pub(super) const DELETE_EXTENDS: u8 = 1 << 2;
+pub(super) const INSERT_EXTENDS: u8 = 1 << 3;
 
 /// Buffers reused across calls; they only ever grow.
 #[derive(Default)]
@@ -42,7 +42,7 @@ pub(super) struct Diagonals {
 impl Diagonals {
     /// Columns of row `i` inside the band (may be empty: `first > last`).
     #[inline]
-    fn columns(self, i: usize, m: usize) -> (usize, usize) {
+    pub(super) fn columns(self, i: usize, m: usize) -> (usize, usize) {
         let first = (i as i64 + self.low).max(0) as usize;
         let last = (i as i64 + self.high).min(m as i64);
         // `last < 0` means the band has not reached this row yet; report an empty range.
@@ -54,7 +54,7 @@ impl Diagonals {
     }
 
     /// Rows whose band part is non-empty.
-    fn rows(self, n: usize, m: usize) -> (usize, usize) {
+    pub(super) fn rows(self, n: usize, m: usize) -> (usize, usize) {
         let first = (-self.high).max(0) as usize;
         let last = (m as i64 - self.low).min(n as i64) as usize;
         (first, last)
@@ -208,7 +208,15 @@ pub(super) fn align(
 
     let (score, end_i, end_j) = best;
     debug_assert!(score > NEG / 2, "no end cell inside the band");
-    traceback(query, target, band, trace, row_start, score, end_i, end_j)
+    let cell = |i: usize, j: usize| {
+        let (first, last) = band.columns(i, m);
+        debug_assert!(
+            i >= 1 && j >= first.max(1) && j <= last,
+            "traceback left the band"
+        );
+        trace[row_start[i] + (j - first.max(1))]
+    };
+    traceback(query, target, cell, score, end_i, end_j)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -219,26 +227,17 @@ enum State {
 }
 
 /// Walk back from the end cell to the first row or column, building the run-length path.
-#[allow(clippy::too_many_arguments)]
-fn traceback(
+/// `cell(i, j)` is the traceback byte of cell (i, j) (`i, j >= 1`, inside the band), whatever
+/// layout the kernel stored it in: the row-major scalar kernel and the anti-diagonal SIMD
+/// kernels share this walk, so equal bytes give equal alignments.
+pub(super) fn traceback(
     query: &[u8],
     target: &[u8],
-    band: Diagonals,
-    trace: &[u8],
-    row_start: &[usize],
+    cell: impl Fn(usize, usize) -> u8,
     score: i32,
     end_i: usize,
     end_j: usize,
 ) -> Alignment {
-    let m = target.len();
-    let cell = |i: usize, j: usize| {
-        let (first, last) = band.columns(i, m);
-        debug_assert!(
-            i >= 1 && j >= first.max(1) && j <= last,
-            "traceback left the band"
-        );
-        trace[row_start[i] + (j - first.max(1))]
-    };
     let mut ops: Vec<(AlignOp, u32)> = Vec::new();
     let mut push = |op: AlignOp| match ops.last_mut() {
         Some((last, count)) if *last == op && *count < u32::MAX => *count += 1,

@@ -1,17 +1,23 @@
 //! Pairwise alignment: banded, affine-gap, overlap (free end gaps on both sequences), with
 //! traceback. Every member assignment talaria makes is backed by one of these alignments.
-//! `scoring.rs` holds the substitution tables, `banded.rs` the scalar reference kernel; this file
-//! is the API. The aligner never allocates per call once warm, and refuses (returns `None`)
+//! `scoring.rs` holds the substitution tables, `banded.rs` the scalar reference kernel,
+//! `wavefront.rs` the SIMD kernel (anti-diagonal, identical results) and `simd.rs` its levels and
+//! run-time dispatch; this file is the API. The aligner never allocates per call once warm, and refuses (returns `None`)
 //! rather than exceed its cell cap.
 
 mod banded;
 mod lcs;
 mod scoring;
+mod simd;
+#[cfg(test)]
+mod simd_tests;
 #[cfg(test)]
 mod tests;
+mod wavefront;
 
 pub use lcs::{Lcs, LcsMasks};
 pub use scoring::Scoring;
+pub use simd::SimdLevel;
 
 use crate::bio::alphabet::Alphabet;
 use std::cell::{Cell, RefCell};
@@ -119,7 +125,10 @@ pub struct Aligner {
     alphabet: Alphabet,
     scoring: Scoring,
     max_cells: usize,
+    /// The kernel: scalar, or the anti-diagonal kernel at a SIMD level checked on this CPU.
+    level: SimdLevel,
     scratch: RefCell<banded::Scratch>,
+    simd_scratch: RefCell<wavefront::Scratch>,
     /// DP cells filled since the last `take_cells` (for profiling; per aligner, no sharing).
     cells: Cell<u64>,
 }
@@ -135,15 +144,30 @@ impl Aligner {
     pub fn new() -> Self {
         Self::for_alphabet(Alphabet::Protein)
     }
-    /// Protein: BLOSUM62, gap open 11 extend 1. Nucleotide: +2/-3, gap open 5 extend 2.
+    /// Protein: BLOSUM62, gap open 11 extend 1. Nucleotide: +2/-3, gap open 5 extend 2. Runs
+    /// the widest SIMD level this CPU has ([`SimdLevel::best`]); every level gives the same
+    /// alignments.
     pub fn for_alphabet(alphabet: Alphabet) -> Self {
         Aligner {
             alphabet,
             scoring: Scoring::for_alphabet(alphabet),
             max_cells: DEFAULT_MAX_CELLS,
+            level: SimdLevel::best(),
             scratch: RefCell::new(banded::Scratch::default()),
+            simd_scratch: RefCell::new(wavefront::Scratch::default()),
             cells: Cell::new(0),
         }
+    }
+    /// The same aligner running the kernel of `level`; an error saying why when this CPU (or
+    /// architecture) cannot run it. `SimdLevel::Scalar` is the reference kernel.
+    pub fn with_simd(mut self, level: SimdLevel) -> Result<Self, String> {
+        level.check()?;
+        self.level = level;
+        Ok(self)
+    }
+    /// The kernel this aligner runs.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.level
     }
     /// The same aligner with a different cap on DP cells per alignment (default
     /// [`DEFAULT_MAX_CELLS`]).
@@ -187,13 +211,25 @@ impl Aligner {
         }
         let cells = diagonals.traceback_cells(n, m, self.max_cells)?;
         self.cells.set(self.cells.get() + cells as u64);
-        let mut scratch = self.scratch.borrow_mut();
-        Some(banded::align(
-            &self.scoring,
-            query,
-            target,
-            diagonals,
-            &mut scratch,
-        ))
+        if self.level == SimdLevel::Scalar {
+            let mut scratch = self.scratch.borrow_mut();
+            Some(banded::align(
+                &self.scoring,
+                query,
+                target,
+                diagonals,
+                &mut scratch,
+            ))
+        } else {
+            let mut scratch = self.simd_scratch.borrow_mut();
+            Some(simd::align(
+                self.level,
+                &self.scoring,
+                query,
+                target,
+                diagonals,
+                &mut scratch,
+            ))
+        }
     }
 }

@@ -47,11 +47,21 @@ const NUCLEOTIDE_MATCH: i8 = 2;
 const NUCLEOTIDE_MISMATCH: i8 = -3;
 const NUCLEOTIDE_AMBIGUOUS: i8 = -1;
 
+/// Most residue classes a scheme may have (BLOSUM62 has 24, nucleotides 5).
+pub(super) const CLASS_STRIDE: usize = 32;
+
 /// Scoring scheme: a byte-indexed substitution table plus affine gap costs. A gap of length `L`
 /// costs `gap_open + L * gap_extend`.
 #[derive(Clone)]
 pub struct Scoring {
     table: Box<[[i8; 256]; 256]>,
+    /// The same scores by residue class, for the SIMD kernel's vector gathers: bytes with equal
+    /// rows share a query class, bytes with equal columns a target class, and
+    /// `class_scores[query_class * CLASS_STRIDE + target_class]` is their score (widened to i32
+    /// so one gather instruction fetches a lane's score).
+    query_class: [u8; 256],
+    target_class: [u8; 256],
+    class_scores: Box<[i32; CLASS_STRIDE * CLASS_STRIDE]>,
     /// Charged once per gap (in addition to the per-residue extension).
     pub gap_open: i32,
     /// Charged for every gap position, the first included.
@@ -113,11 +123,42 @@ impl Scoring {
                 *cell = score(a as u8, b as u8);
             }
         }
+        let query_class = classes(|a| table[a as usize]);
+        let target_class = classes(|b| std::array::from_fn(|a| table[a][b as usize]));
+        let mut class_scores = Box::new([0i32; CLASS_STRIDE * CLASS_STRIDE]);
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let k = query_class[a as usize] as usize * CLASS_STRIDE
+                    + target_class[b as usize] as usize;
+                class_scores[k] = table[a as usize][b as usize] as i32;
+            }
+        }
         Scoring {
             table,
+            query_class,
+            target_class,
+            class_scores,
             gap_open,
             gap_extend,
         }
+    }
+
+    /// Class of `a` as a query residue (row of `class_scores`).
+    #[inline]
+    pub(super) fn query_class(&self, a: u8) -> u8 {
+        self.query_class[a as usize]
+    }
+
+    /// Class of `b` as a target residue (column of `class_scores`).
+    #[inline]
+    pub(super) fn target_class(&self, b: u8) -> u8 {
+        self.target_class[b as usize]
+    }
+
+    /// Scores by class: `[query_class * CLASS_STRIDE + target_class]`.
+    #[inline]
+    pub(super) fn class_scores(&self) -> &[i32; CLASS_STRIDE * CLASS_STRIDE] {
+        &self.class_scores
     }
 
     /// Score of aligning byte `a` with byte `b`.
@@ -152,6 +193,25 @@ impl Scoring {
     }
 }
 
+/// Number the distinct score vectors `scores(byte)` in order of first appearance.
+fn classes(scores: impl Fn(u8) -> [i8; 256]) -> [u8; 256] {
+    let mut seen: Vec<[i8; 256]> = Vec::new();
+    let mut class = [0u8; 256];
+    for byte in 0..=255u8 {
+        let vector = scores(byte);
+        let k = seen.iter().position(|v| *v == vector).unwrap_or_else(|| {
+            seen.push(vector);
+            seen.len() - 1
+        });
+        assert!(
+            k < CLASS_STRIDE,
+            "a scoring scheme with over {CLASS_STRIDE} classes"
+        );
+        class[byte as usize] = k as u8;
+    }
+    class
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +238,17 @@ mod tests {
         assert_eq!((s.gap_open, s.gap_extend), (11, 1));
         assert_eq!(s.gap_cost(3), 14);
         assert_eq!((s.max_score(), s.min_score()), (11, -4));
+        assert_class_scores_equal_the_table(&s);
+    }
+
+    /// The class table the SIMD kernel gathers from scores every byte pair as the byte table.
+    fn assert_class_scores_equal_the_table(s: &Scoring) {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let k = s.query_class(a) as usize * CLASS_STRIDE + s.target_class(b) as usize;
+                assert_eq!(s.class_scores()[k], s.score(a, b), "{a} {b}");
+            }
+        }
     }
 
     #[test]
@@ -191,5 +262,6 @@ mod tests {
         assert_eq!(s.score(b'R', b'G'), -1);
         assert_eq!((s.gap_open, s.gap_extend), (5, 2));
         assert_eq!(s.gap_cost(1), 7);
+        assert_class_scores_equal_the_table(&s);
     }
 }
