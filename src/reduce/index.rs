@@ -87,7 +87,7 @@ fn sort_ordinals(v: &mut Vec<u32>, tmp: &mut Vec<u32>) {
     tmp.resize(v.len(), 0);
     for (byte, histogram) in histograms.iter().enumerate() {
         // Every key has the same value in this byte: the pass would not move anything.
-        if histogram.iter().any(|&n| n == v.len()) {
+        if histogram.contains(&v.len()) {
             continue;
         }
         let mut start = [0usize; 256];
