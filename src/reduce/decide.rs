@@ -454,15 +454,7 @@ impl Decider {
             self.stats.passed_after_widening += 1;
         }
         self.stats.alignments_passed += 1;
-        self.stats.identity_pct[((identity * 100.0).floor() as usize).min(100)] += 1;
-        let mut delta = Vec::new();
-        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
-        Some(Join {
-            rep: rep.ordinal,
-            identity,
-            delta,
-            exact: false,
-        })
+        Some(self.passed(seq, rep, &aln, identity))
     }
 
     /// The ungapped alignment of `seq` (query) and `rep` (target) on `diagonal`
@@ -513,15 +505,13 @@ impl Decider {
         } else {
             self.stats.shortcut_ungapped += 1;
         }
+        Some(self.passed(seq, rep, &aln, identity))
+    }
+
+    /// The join an alignment that passed both thresholds gives, counted by identity.
+    fn passed(&mut self, seq: &[u8], rep: &RepSeq, aln: &Alignment, identity: f64) -> Join {
         self.stats.identity_pct[((identity * 100.0).floor() as usize).min(100)] += 1;
-        let mut delta = Vec::new();
-        ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
-        Some(Join {
-            rep: rep.ordinal,
-            identity,
-            delta,
-            exact: false,
-        })
+        join_of(seq, rep, aln, identity, false)
     }
 
     /// The LCS bound, then the seed: `None` when the LCS rules the pair out. With `profile`
@@ -612,13 +602,18 @@ fn exact_join(seq: &[u8], rep: &RepSeq) -> Join {
             vec![(AlignOp::Pair, n as u32)]
         },
     };
+    join_of(seq, rep, &aln, 1.0, true)
+}
+
+/// `seq` as a member of `rep` along `aln`: its delta.
+fn join_of(seq: &[u8], rep: &RepSeq, aln: &Alignment, identity: f64, exact: bool) -> Join {
     let mut delta = Vec::new();
-    ops::encode_alignment(&rep.seq, seq, &aln, &mut delta);
+    ops::encode_alignment(&rep.seq, seq, aln, &mut delta);
     Join {
         rep: rep.ordinal,
-        identity: 1.0,
+        identity,
         delta,
-        exact: true,
+        exact,
     }
 }
 
