@@ -126,10 +126,10 @@ pub struct AlignmentArgs {
     /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
     #[arg(long, value_name = "N")]
     pub max_band_width: Option<usize>,
-    /// Find candidates through a FracMinHash sketch of the k-mers (faster, may miss a few joins) [alignment.use_sketching].
-    #[arg(long, value_name = "BOOL")]
-    pub use_sketching: Option<bool>,
-    /// The sketch keeps 1 in N k-mers, 1-64 [alignment.sketch_size].
+    /// Find candidates through a FracMinHash sketch of long k-mers: true, false, or auto (on where measured to help: protein, and nucleotide at 0.95 or more) [alignment.use_sketching].
+    #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
+    pub use_sketching: Option<config::Switch>,
+    /// The sketch keeps 1 in N k-mers, 1-64, 0 = automatic (8 at 0.7 or more, else 2) [alignment.sketch_size].
     #[arg(long, value_name = "N")]
     pub sketch_size: Option<usize>,
     /// Filter candidates by the shared k-mers an alignment at the threshold must keep; false = any shared k-mer makes a candidate [alignment.use_approximation].
@@ -287,6 +287,10 @@ impl TuningArgs {
             .clone()
             .or_else(|| std::env::var_os("TALARIA_CONFIG").map(PathBuf::from))
     }
+}
+
+fn parse_switch(text: &str) -> Result<config::Switch, String> {
+    config::Switch::parse(text).ok_or_else(|| "expected true, false or auto".to_string())
 }
 
 fn parse_preset(text: &str) -> Result<config::ProfilePreset, String> {

@@ -237,7 +237,8 @@ fn locked_run(
         dir.join(format!("{tag}.delta")),
     );
     let mut cmd = talaria();
-    cmd.args(["reduce", "-i"])
+    // The exhaustive search's 5-mers have a direct-addressed heads table to lock.
+    cmd.args(["reduce", "--use-sketching", "false", "-i"])
         .arg(&input)
         .arg("-o")
         .arg(&fa)

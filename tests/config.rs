@@ -119,7 +119,7 @@ fn every_flag_overrides() {
         adaptive_banding: Some(false),
         min_band_width: Some(8),
         max_band_width: Some(64),
-        use_sketching: Some(true),
+        use_sketching: Some(talaria::config::Switch::On),
         sketch_size: Some(16),
         use_approximation: Some(false),
         min_shared_kmers: Some(12),
@@ -148,7 +148,7 @@ fn every_flag_overrides() {
     assert!(!c.alignment.adaptive_banding);
     assert_eq!(c.alignment.min_band_width, 8);
     assert_eq!(c.alignment.max_band_width, 64);
-    assert!(c.alignment.use_sketching);
+    assert_eq!(c.alignment.use_sketching, talaria::config::Switch::On);
     assert_eq!(c.alignment.sketch_size, 16);
     assert_eq!(c.reduce.threshold, 0.95);
     assert_eq!(c.reduce.coverage, 0.0);

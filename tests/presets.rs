@@ -222,7 +222,7 @@ fn low_similarity_sets_its_keys_unless_given() {
     );
     assert_eq!(
         line(&shown, "use_sketching"),
-        "use_sketching = false # default"
+        "use_sketching = \"auto\" # default"
     );
     assert!(line(&shown, "use_approximate_matching")
         .starts_with("use_approximate_matching = false # from "));

@@ -5,7 +5,7 @@
 use super::size::format_size;
 use super::CacheEviction;
 use super::{
-    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ProfilePreset,
+    AlphabetChoice, IoEngine, MetricsExport, PrefetchHint, ProcessingOrder, ProfilePreset, Switch,
     ThreadAffinity,
 };
 use crate::alloc::Allocator;
@@ -170,6 +170,8 @@ pub(crate) enum Kind {
     Alphabet,
     /// true / false (environment: true, false, 1, 0, yes, no, on, off).
     Bool,
+    /// true, false, or "auto".
+    Switch,
     /// "compact", "scatter" or "none".
     Affinity,
     /// "auto", "read", "mmap" or "uring".
@@ -203,6 +205,7 @@ pub(crate) enum Value {
     Count(u64),
     Alphabet(AlphabetChoice),
     Bool(bool),
+    Switch(Switch),
     Affinity(ThreadAffinity),
     IoEngine(IoEngine),
     Order(ProcessingOrder),
@@ -249,8 +252,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "alignment.max_band_width", field: Field::MaxBandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--max-band-width") },
     // 1 in sketch_size k-mers; above 64 a 300-residue protein keeps fewer than 5 and candidate
     // search stops finding its family.
-    KeySpec { name: "alignment.use_sketching", field: Field::UseSketching, kind: Kind::Bool, flag: Some("--use-sketching") },
-    KeySpec { name: "alignment.sketch_size", field: Field::SketchSize, kind: Kind::Integer { min: 1, max: 64, auto: false }, flag: Some("--sketch-size") },
+    KeySpec { name: "alignment.use_sketching", field: Field::UseSketching, kind: Kind::Switch, flag: Some("--use-sketching") },
+    KeySpec { name: "alignment.sketch_size", field: Field::SketchSize, kind: Kind::Integer { min: 1, max: 64, auto: true }, flag: Some("--sketch-size") },
     // The k-mer candidate filter (README, "How it decides"): off = any shared k-mer makes a
     // candidate; min_shared_kmers raises the computed bound (0 = the bound alone).
     KeySpec { name: "alignment.use_approximation", field: Field::UseApproximation, kind: Kind::Bool, flag: Some("--use-approximation") },
@@ -470,6 +473,7 @@ impl Kind {
             Kind::Gib { .. } => "a number of GiB such as 16 or 0.5 (at least 1 MiB)".into(),
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
             Kind::Bool => "true or false".into(),
+            Kind::Switch => "true, false or \"auto\"".into(),
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
@@ -502,6 +506,7 @@ impl Kind {
             (Kind::Gib { min }, &Value::Count(n)) => n >= min,
             (Kind::Alphabet, Value::Alphabet(_)) => true,
             (Kind::Bool, Value::Bool(_)) => true,
+            (Kind::Switch, Value::Switch(_)) => true,
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
@@ -532,6 +537,12 @@ impl Kind {
             (Kind::Gib { .. }, T::Integer(n)) => Value::Count(gib_to_bytes(*n as f64)?),
             (Kind::Alphabet, T::String(s)) => Value::Alphabet(alphabet(s)?),
             (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
+            (Kind::Switch, T::Boolean(b)) => {
+                Value::Switch(if *b { Switch::On } else { Switch::Off })
+            }
+            (Kind::Switch, T::String(s)) if s.trim().eq_ignore_ascii_case("auto") => {
+                Value::Switch(Switch::Auto)
+            }
             (Kind::Affinity, T::String(s)) => Value::Affinity(ThreadAffinity::parse(s)?),
             (Kind::IoEngine, T::String(s)) => Value::IoEngine(IoEngine::parse(s)?),
             (Kind::Order, T::String(s)) => Value::Order(ProcessingOrder::parse(s)?),
@@ -558,6 +569,7 @@ impl Kind {
             Kind::Gib { .. } => Value::Count(gib_to_bytes(text.parse().ok()?)?),
             Kind::Alphabet => Value::Alphabet(alphabet(text)?),
             Kind::Bool => Value::Bool(boolean(text)?),
+            Kind::Switch => Value::Switch(Switch::parse(text)?),
             Kind::Affinity => Value::Affinity(ThreadAffinity::parse(text)?),
             Kind::IoEngine => Value::IoEngine(IoEngine::parse(text)?),
             Kind::Order => Value::Order(ProcessingOrder::parse(text)?),

@@ -230,6 +230,33 @@ impl ProcessingOrder {
     }
 }
 
+/// `[alignment] use_sketching`: `true`, `false`, or `"auto"` (talaria chooses from the alphabet
+/// and threshold, see `bio::sketch::auto_sketching`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    Auto,
+    On,
+    Off,
+}
+
+impl Switch {
+    /// How `config show` writes it: TOML's booleans, or the string "auto".
+    pub fn toml(self) -> &'static str {
+        match self {
+            Switch::Auto => "\"auto\"",
+            Switch::On => "true",
+            Switch::Off => "false",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Switch> {
+        if text.trim().eq_ignore_ascii_case("auto") {
+            return Some(Switch::Auto);
+        }
+        keys::boolean(text).map(|b| if b { Switch::On } else { Switch::Off })
+    }
+}
+
 /// `[monitoring] metrics_export` / `--metrics-export`: where live metrics go while a job runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -305,9 +332,10 @@ pub struct AlignmentConfig {
     pub min_band_width: usize,
     /// Widest adaptive half-width; 0 = the automatic rule.
     pub max_band_width: usize,
-    /// Index and query only the k-mers of a FracMinHash sketch (see `reduce::sketch`).
-    pub use_sketching: bool,
-    /// The sketch keeps 1 in `sketch_size` k-mers, chosen by hash.
+    /// Index and query only the k-mers of a FracMinHash sketch (see `bio::sketch`); `Auto`
+    /// decides from the alphabet and threshold.
+    pub use_sketching: Switch,
+    /// The sketch keeps 1 in `sketch_size` k-mers, chosen by hash; 0 = chosen with the threshold.
     pub sketch_size: usize,
     /// Candidates must share the k-mers an alignment at the threshold must keep (the
     /// short-word bound); false = any shared k-mer makes a candidate.
@@ -420,8 +448,8 @@ impl Default for Config {
                 max_band_width: 0,
                 // Off: candidates come from every k-mer, as CD-HIT's filter. On, 1 in 8 is 2.8x
                 // faster on 20k UniProt for 16 more representatives (README, "How it decides").
-                use_sketching: false,
-                sketch_size: 8,
+                use_sketching: Switch::Auto,
+                sketch_size: 0,
                 use_approximation: true,
                 min_shared_kmers: 0,
             },
@@ -535,7 +563,7 @@ pub struct Overrides {
     pub adaptive_banding: Option<bool>,
     pub min_band_width: Option<usize>,
     pub max_band_width: Option<usize>,
-    pub use_sketching: Option<bool>,
+    pub use_sketching: Option<Switch>,
     pub sketch_size: Option<usize>,
     pub use_approximation: Option<bool>,
     pub min_shared_kmers: Option<usize>,
@@ -656,7 +684,7 @@ impl Config {
             Field::AdaptiveBanding => Value::Bool(a.adaptive_banding),
             Field::MinBandWidth => Value::Count(a.min_band_width as u64),
             Field::MaxBandWidth => Value::Count(a.max_band_width as u64),
-            Field::UseSketching => Value::Bool(a.use_sketching),
+            Field::UseSketching => Value::Switch(a.use_sketching),
             Field::SketchSize => Value::Count(a.sketch_size as u64),
             Field::UseApproximation => Value::Bool(a.use_approximation),
             Field::MinSharedKmers => Value::Count(a.min_shared_kmers as u64),
@@ -745,7 +773,7 @@ impl Config {
             (Field::AdaptiveBanding, Value::Bool(b)) => a.adaptive_banding = b,
             (Field::MinBandWidth, v) => a.min_band_width = count(v) as usize,
             (Field::MaxBandWidth, v) => a.max_band_width = count(v) as usize,
-            (Field::UseSketching, Value::Bool(b)) => a.use_sketching = b,
+            (Field::UseSketching, Value::Switch(b)) => a.use_sketching = b,
             (Field::SketchSize, v) => a.sketch_size = count(v) as usize,
             (Field::UseApproximation, Value::Bool(b)) => a.use_approximation = b,
             (Field::MinSharedKmers, v) => a.min_shared_kmers = count(v) as usize,
@@ -979,7 +1007,10 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ),
         ("alignment.min_band_width", count(o.min_band_width)),
         ("alignment.max_band_width", count(o.max_band_width)),
-        ("alignment.use_sketching", o.use_sketching.map(Value::Bool)),
+        (
+            "alignment.use_sketching",
+            o.use_sketching.map(Value::Switch),
+        ),
         ("alignment.sketch_size", count(o.sketch_size)),
         (
             "alignment.use_approximation",

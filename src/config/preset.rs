@@ -143,7 +143,7 @@ impl Resolved {
             derived.push((
                 Field::UseApproximateMatching,
                 Field::UseSketching,
-                Value::Bool(true),
+                Value::Switch(super::Switch::On),
             ));
         }
         if low.increase_band_width {

@@ -82,6 +82,7 @@ pub(crate) fn toml_value(spec: &KeySpec, value: &Value) -> String {
         }
         (_, Value::Count(n)) => n.to_string(),
         (_, Value::Bool(b)) => b.to_string(),
+        (_, Value::Switch(b)) => b.toml().to_string(),
         (_, Value::Affinity(a)) => format!("\"{}\"", a.name()),
         (_, Value::IoEngine(e)) => format!("\"{}\"", e.name()),
         (_, Value::Order(o)) => format!("\"{}\"", o.name()),

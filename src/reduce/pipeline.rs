@@ -4,9 +4,9 @@
 
 use crate::bio::alignment::{Aligner, SimdLevel};
 use crate::bio::alphabet::{self, Alphabet};
-use crate::bio::kmer::{default_k, KmerCoder};
-use crate::bio::sketch::Sketch;
-use crate::config::{AlphabetChoice, Config, MetricsExport};
+use crate::bio::kmer::{default_k, sketch_k, KmerCoder};
+use crate::bio::sketch::{self, Sketch};
+use crate::config::{AlphabetChoice, Config, MetricsExport, Switch};
 use crate::delta::file::{DeltaWriter, FileHeader};
 use crate::fasta::chunker::{Chunker, FastaError};
 use crate::fasta::record::Chunk;
@@ -203,9 +203,18 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         AlphabetChoice::Nucleotide => Alphabet::Nucleotide,
         AlphabetChoice::Auto => alphabet::detect(&sequence_lines(&prefix)),
     };
-    let k = match cfg.reduce.kmer_size {
-        0 => default_k(alphabet, cfg.reduce.threshold),
-        k => k,
+    let threshold = cfg.reduce.threshold;
+    let sketching = match cfg.alignment.use_sketching {
+        Switch::On => true,
+        Switch::Off => false,
+        Switch::Auto => sketch::auto_on(alphabet, threshold),
+    };
+    // Automatic k follows the search: long k-mers when they are sampled, CD-HIT's word sizes
+    // for the exhaustive short-word filter.
+    let k = match (cfg.reduce.kmer_size, sketching) {
+        (0, true) => sketch_k(alphabet, threshold),
+        (0, false) => default_k(alphabet, threshold),
+        (k, _) => k,
     };
     let max_k = 64 / alphabet.bits() as usize;
     if k > max_k {
@@ -253,10 +262,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         coverage: cfg.reduce.coverage,
         max_candidates: cfg.reduce.max_candidates,
         band: BandPolicy::from_config(&cfg.alignment),
-        sketch: if cfg.alignment.use_sketching {
-            Sketch::one_in(cfg.alignment.sketch_size as u64)
-        } else {
-            Sketch::all()
+        sketch: match (sketching, cfg.alignment.sketch_size) {
+            (false, _) => Sketch::all(),
+            (true, 0) => Sketch::one_in(sketch::default_scale(alphabet, threshold)),
+            (true, n) => Sketch::one_in(n as u64),
         },
         kmer_filter: cfg.alignment.use_approximation,
         min_shared: cfg.alignment.min_shared_kmers.min(u32::MAX as usize) as u32,
@@ -797,6 +806,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         alphabet: alphabet.name().into(),
         kmer_size: k,
         sketch_scale: sketch.scale(),
+        search_auto: cfg.alignment.use_sketching == Switch::Auto && cfg.reduce.kmer_size == 0,
         threshold: params.threshold,
         order: order_note,
         threads: workers,
@@ -878,7 +888,9 @@ fn publish_writer(progress: &Progress, writer: &Writer, before: (u64, u64)) {
 
 /// The summary's `candidates:` text.
 fn describe_candidates(params: &Params) -> String {
-    let filter = if params.kmer_filter {
+    let filter = if params.kmer_filter && params.sketch.scale() > 1 {
+        "sharing the sketch k-mers an alignment at the threshold should keep (short-word bound scaled to the sketch: an estimate)"
+    } else if params.kmer_filter {
         "sharing the k-mers an alignment at the threshold keeps (short-word bound)"
     } else {
         "sharing any k-mer (use_approximation off)"

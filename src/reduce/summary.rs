@@ -11,6 +11,9 @@ pub struct Summary {
     pub kmer_size: usize,
     /// Candidates from 1 in this many k-mers (1: all; `use_sketching`).
     pub sketch_scale: u64,
+    /// Whether talaria chose the sketch, k and scale itself (`use_sketching = "auto"` and
+    /// `kmer_size` 0).
+    pub search_auto: bool,
     pub threshold: f64,
     /// The order records were decided in, and why (`reduce::longest_first`).
     pub order: String,
@@ -159,7 +162,13 @@ impl fmt::Display for Summary {
             self.alphabet,
             self.kmer_size,
             if self.sketch_scale > 1 {
-                format!(" (sketch: 1 in {} k-mers)", self.sketch_scale)
+                format!(
+                    " (sketch: 1 in {} k-mers{})",
+                    self.sketch_scale,
+                    if self.search_auto { ", automatic" } else { "" }
+                )
+            } else if self.search_auto {
+                " (all k-mers, automatic)".to_string()
             } else {
                 String::new()
             },
