@@ -68,6 +68,8 @@ impl Features {
         let mut kmers = Vec::new();
         crate::reduce::index::keys_of(coder, seq, &mut kmers);
         sketch.apply(&mut kmers);
+        // A sketch keeps 1 in `scale`: the rest of the buffer would ride through every queue.
+        kmers.shrink_to_fit();
         Features {
             kmers,
             exact_hash: uppercase_hash(seq),

@@ -84,17 +84,28 @@ struct Budgets {
     order_table: usize,
 }
 
+/// Most bytes one queue between stages holds (blocks, chunks, features, decided chunks): a
+/// thousand chunks of 64 proteins, far more than keeps any number of aligners busy. Above it a
+/// queue only runs ahead and grows the resident set; the blocks, chunks and decided queues'
+/// share beyond it goes to the index instead (a constant, so the index budget, and hence
+/// eviction, never depends on the thread count). The features queue's excess is left unused,
+/// as the reference cache is carved out of its share.
+const QUEUE_CAP: usize = 32 << 20;
+
 impl Budgets {
     fn split(limit: u64, workers: usize) -> Budgets {
         let limit = limit as usize;
         let part = |num: usize, den: usize| (limit / den).saturating_mul(num);
+        let (blocks, chunks, decided) = (part(1, 32), part(1, 20), part(1, 16));
+        let capped = |bytes: usize| bytes.min(QUEUE_CAP);
+        let freed = blocks + chunks + decided - capped(blocks) - capped(chunks) - capped(decided);
         Budgets {
-            blocks: part(1, 32),
-            chunks: part(1, 20),
+            blocks: capped(blocks),
+            chunks: capped(chunks),
             sketched: part(1, 12),
-            decided: part(1, 16),
+            decided: capped(decided),
             sink: part(1, 64),
-            index: part(7, 20),
+            index: part(7, 20) + freed,
             // One traceback byte per cell: all workers plus the writer together get ~10%.
             aligner_cells: (part(1, 10) / (workers + 1)).max(1 << 20),
             order_table: part(1, 10),
@@ -316,7 +327,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     // outputs stay the same with the cache on or off (the index's share would not: a fuller
     // index evicts representatives).
     let caches = CachePlan::new(&cfg.performance, budgets.sketched, workers);
-    budgets.sketched -= caches.map_or(0, |c| c.total);
+    budgets.sketched = (budgets.sketched - caches.map_or(0, |c| c.total)).min(QUEUE_CAP);
     let (lock_bytes, lock_refused) = page_lock_bytes(&cfg.performance, budgets.index);
     let mut index = RepIndex::with_backing(
         coder,
