@@ -55,8 +55,9 @@ impl Sketch {
         self.scale
     }
 
+    #[inline]
     pub fn keeps(&self, key: u64) -> bool {
-        mix(key) <= self.cutoff
+        self.scale == 1 || mix(key) <= self.cutoff
     }
 
     /// Drop the k-mers outside the sketch, keeping the order of the others.

@@ -66,8 +66,7 @@ pub struct Features {
 impl Features {
     pub fn compute(coder: &KmerCoder, sketch: Sketch, seq: &[u8]) -> Features {
         let mut kmers = Vec::new();
-        crate::reduce::index::keys_of(coder, seq, &mut kmers);
-        sketch.apply(&mut kmers);
+        crate::reduce::index::keys_in_sketch(coder, sketch, seq, &mut kmers);
         // A sketch keeps 1 in `scale`: the rest of the buffer would ride through every queue.
         kmers.shrink_to_fit();
         Features {

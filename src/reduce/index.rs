@@ -8,6 +8,7 @@
 //! (they stay representatives in the output; later records just cannot join them).
 
 use crate::bio::kmer::KmerCoder;
+use crate::bio::sketch::Sketch;
 use crate::config::PrefetchHint;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -22,14 +23,22 @@ const DENSE_HEADS_MAX: u64 = 1 << 22;
 /// space is small enough for direct-addressed heads, packed k-mers otherwise. Computed once per
 /// record by the prefetcher, so queries and publishing never convert.
 pub fn keys_of(coder: &KmerCoder, seq: &[u8], out: &mut Vec<u64>) {
-    coder.distinct(seq, out);
-    if coder.space() <= DENSE_HEADS_MAX {
-        for key in out.iter_mut() {
-            *key = coder.dense(*key);
+    keys_in_sketch(coder, Sketch::all(), seq, out);
+}
+
+/// [`keys_of`] restricted to the keys `sketch` keeps. Sampled before sorting, so a 1-in-8
+/// sketch sorts an eighth of the k-mers (the sort was 10% of all CPU on 500k proteins).
+pub fn keys_in_sketch(coder: &KmerCoder, sketch: Sketch, seq: &[u8], out: &mut Vec<u64>) {
+    out.clear();
+    let dense = coder.space() <= DENSE_HEADS_MAX;
+    coder.for_each(seq, |_, kmer| {
+        let key = if dense { coder.dense(kmer) } else { kmer };
+        if sketch.keeps(key) {
+            out.push(key);
         }
-        // A bijection keeps the keys distinct, but mixed radix does not keep their order.
-        out.sort_unstable();
-    }
+    });
+    out.sort_unstable();
+    out.dedup();
 }
 
 #[derive(Clone, Copy)]
@@ -717,6 +726,44 @@ mod tests {
         let mut v = Vec::new();
         keys_of(coder, seq, &mut v);
         v
+    }
+
+    #[test]
+    fn sampling_before_sorting_keeps_the_same_keys() {
+        let random = |letters: &[u8]| {
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            (0..3000)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    letters[(state % letters.len() as u64) as usize]
+                })
+                .collect::<Vec<u8>>()
+        };
+        let (protein, dna) = (random(b"ACDEFGHIKLMNPQRSTVWYX"), random(b"ACGTACGTACGTN"));
+        for (alphabet, k) in [
+            (Alphabet::Protein, 4),
+            (Alphabet::Protein, 8),
+            (Alphabet::Nucleotide, 10),
+        ] {
+            let seq: &[u8] = if alphabet == Alphabet::Protein {
+                &protein
+            } else {
+                &dna
+            };
+            let coder = KmerCoder::new(alphabet, k);
+            for scale in [1, 2, 8] {
+                let sketch = Sketch::one_in(scale);
+                let mut expected = kmers(&coder, seq);
+                sketch.apply(&mut expected);
+                let mut got = vec![7];
+                keys_in_sketch(&coder, sketch, seq, &mut got);
+                assert_eq!(got, expected, "{alphabet:?} k={k} 1/{scale}");
+                let all = kmers(&coder, seq).len();
+                assert!(all > 100 && (scale == 1 || got.len() < all), "{all} k-mers");
+            }
+        }
     }
 
     #[test]
