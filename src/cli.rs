@@ -62,7 +62,7 @@ pub struct TuningArgs {
     /// k-mer length for candidate search, 0 = automatic [reduce.kmer_size].
     #[arg(long, value_name = "K")]
     pub kmer_size: Option<usize>,
-    /// Most candidate representatives aligned per record [reduce.max_candidates].
+    /// Most candidate representatives aligned per record, 0 = automatic (32; 128 for protein below 0.7) [reduce.max_candidates].
     #[arg(long, value_name = "N")]
     pub max_candidates: Option<usize>,
     /// Decision order: auto (longest first for uncompressed files, arrival order for streams),
@@ -126,10 +126,10 @@ pub struct AlignmentArgs {
     /// Widest adaptive half-width, 0 = automatic [alignment.max_band_width].
     #[arg(long, value_name = "N")]
     pub max_band_width: Option<usize>,
-    /// Find candidates through a FracMinHash sketch of long k-mers: true, false, or auto (on where measured to help: protein, and nucleotide at 0.95 or more) [alignment.use_sketching].
+    /// Find candidates through a FracMinHash sketch of long k-mers: true, false, or auto (protein 8-mers, sampled 1 in 8 at 0.7 or more; nucleotide sampled at 0.95 or more) [alignment.use_sketching].
     #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
     pub use_sketching: Option<config::Switch>,
-    /// The sketch keeps 1 in N k-mers, 1-64, 0 = automatic (8 at 0.7 or more, else 2) [alignment.sketch_size].
+    /// The sketch keeps 1 in N k-mers, 1-64, 0 = automatic (8; with use_sketching auto, every k-mer for protein below 0.7) [alignment.sketch_size].
     #[arg(long, value_name = "N")]
     pub sketch_size: Option<usize>,
     /// Filter candidates by the shared k-mers an alignment at the threshold must keep; false = any shared k-mer makes a candidate [alignment.use_approximation].

@@ -297,8 +297,8 @@ fn ill_typed_values_name_key_and_file() {
         ": key 'reduce.alphabet' must be one of \"auto\", \"protein\", \"nucleotide\", got \"dna\""
     );
     assert_eq!(
-        file_err("[reduce]\nmax_candidates = 0\n"),
-        ": key 'reduce.max_candidates' must be an integer from 1 to 4294967295, got 0"
+        file_err("[reduce]\nmax_candidates = -2\n"),
+        ": key 'reduce.max_candidates' must be an integer: 0 (auto) or from 1 to 4294967295, got -2"
     );
     assert_eq!(
         file_err("[performance]\nthreads = -1\n"),

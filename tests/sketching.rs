@@ -99,8 +99,8 @@ fn the_summary_names_the_sketch_and_bad_sizes_are_usage_errors() {
     }
 }
 
-/// The summary's `input:` line of a reduce of `input` with `args`.
-fn input_line(input: &[u8], args: &[&str]) -> String {
+/// The summary of a reduce of `input` with `args`.
+fn summary_of(input: &[u8], args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.fa");
     std::fs::write(&path, input).unwrap();
@@ -110,11 +110,7 @@ fn input_line(input: &[u8], args: &[&str]) -> String {
         .arg("-o")
         .arg(dir.path().join("r.fa"))
         .args(args));
-    let err = String::from_utf8(out.stderr).unwrap();
-    err.lines()
-        .find(|l| l.trim_start().starts_with("input:"))
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string()
+    String::from_utf8(out.stderr).unwrap()
 }
 
 #[test]
@@ -124,7 +120,7 @@ fn auto_search_follows_the_alphabet_and_the_threshold() {
         protein: false,
         ..Default::default()
     });
-    let cases: [(&[u8], &[&str], &str); 7] = [
+    let cases: [(&[u8], &[&str], &str); 10] = [
         (
             &protein,
             &[],
@@ -133,7 +129,14 @@ fn auto_search_follows_the_alphabet_and_the_threshold() {
         (
             &protein,
             &["-t", "0.5"],
-            "protein k=8 (sketch: 1 in 2 k-mers, automatic), threshold 0.5",
+            "protein k=8 (all k-mers, automatic), threshold 0.5",
+        ),
+        (&protein, &["-t", "0.5"], "first 128 in input order"),
+        (&protein, &[], "first 32 in input order"),
+        (
+            &protein,
+            &["-t", "0.5", "--use-sketching", "true"],
+            "protein k=8 (sketch: 1 in 8 k-mers), threshold 0.5",
         ),
         (
             &protein,
@@ -163,7 +166,7 @@ fn auto_search_follows_the_alphabet_and_the_threshold() {
         ),
     ];
     for (input, args, want) in cases {
-        let line = input_line(input, args);
+        let line = summary_of(input, args);
         assert!(line.contains(want), "{args:?}: {line}");
     }
 }

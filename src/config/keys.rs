@@ -243,7 +243,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // 31 = the longest nucleotide k-mer that packs into 64 bits; protein stops at 12 (checked
     // against the alphabet once all sources are merged).
     KeySpec { name: "reduce.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: Some("--kmer-size") },
-    KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: false }, flag: Some("--max-candidates") },
+    KeySpec { name: "reduce.max_candidates", field: Field::MaxCandidates, kind: Kind::Integer { min: 1, max: U32, auto: true }, flag: Some("--max-candidates") },
     KeySpec { name: "reduce.order", field: Field::Order, kind: Kind::Order, flag: Some("--order") },
     KeySpec { name: "alignment.use_banding", field: Field::UseBanding, kind: Kind::Bool, flag: Some("--use-banding") },
     KeySpec { name: "alignment.band_width", field: Field::BandWidth, kind: Kind::Integer { min: 1, max: MAX_BAND, auto: true }, flag: Some("--band-width") },

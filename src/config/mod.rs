@@ -432,7 +432,7 @@ impl Default for Config {
                 coverage: 0.8,
                 alphabet: AlphabetChoice::Auto,
                 kmer_size: 0,
-                max_candidates: 32,
+                max_candidates: 0,
                 // Longest first where the input can be read twice: 20k UniProt at 0.9 keeps
                 // 14,510 representatives instead of 14,619 (CD-HIT: 14,576); 16S at 0.97, 2,958
                 // instead of 2,973 (README, "How it decides").

@@ -162,7 +162,10 @@ impl Resolved {
             derived.push((
                 Field::AggressiveFiltering,
                 Field::MaxCandidates,
-                Value::Count(r.max_candidates.min(AGGRESSIVE_MAX_CANDIDATES) as u64),
+                Value::Count(match r.max_candidates {
+                    0 => AGGRESSIVE_MAX_CANDIDATES,
+                    n => n.min(AGGRESSIVE_MAX_CANDIDATES),
+                } as u64),
             ));
             derived.push((
                 Field::AggressiveFiltering,

@@ -271,12 +271,22 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         coder,
         threshold: cfg.reduce.threshold,
         coverage: cfg.reduce.coverage,
-        max_candidates: cfg.reduce.max_candidates,
+        max_candidates: match cfg.reduce.max_candidates {
+            0 => sketch::default_candidates(alphabet, threshold),
+            n => n,
+        },
         band: BandPolicy::from_config(&cfg.alignment),
-        sketch: match (sketching, cfg.alignment.sketch_size) {
-            (false, _) => Sketch::all(),
-            (true, 0) => Sketch::one_in(sketch::default_scale(alphabet, threshold)),
-            (true, n) => Sketch::one_in(n as u64),
+        // An explicit `use_sketching = true` gets a sketch (1 in 8 unless sized); only "auto"
+        // may decide that every k-mer is needed.
+        sketch: match (
+            sketching,
+            cfg.alignment.sketch_size,
+            cfg.alignment.use_sketching,
+        ) {
+            (false, _, _) => Sketch::all(),
+            (true, 0, Switch::Auto) => Sketch::one_in(sketch::default_scale(alphabet, threshold)),
+            (true, 0, _) => Sketch::one_in(sketch::SKETCH_SCALE),
+            (true, n, _) => Sketch::one_in(n as u64),
         },
         kmer_filter: cfg.alignment.use_approximation,
         min_shared: cfg.alignment.min_shared_kmers.min(u32::MAX as usize) as u32,
