@@ -73,6 +73,10 @@ impl KmerCoder {
     /// Dense index of a packed k-mer in `0..space()` (mixed radix), for direct-addressed tables.
     pub fn dense(&self, kmer: u64) -> u64 {
         let size = self.alphabet.size() as u64;
+        if size == 1 << self.bits {
+            // Every code is used (nucleotides: 4 in 2 bits): the packed value is already dense.
+            return kmer;
+        }
         let digit_mask = (1u64 << self.bits) - 1;
         let mut dense = 0u64;
         for i in (0..self.k).rev() {
