@@ -138,6 +138,9 @@ pub struct AlignmentArgs {
     /// Shared k-mers a candidate needs at least, on top of the computed bound; 0 = the bound alone [alignment.min_shared_kmers].
     #[arg(long, value_name = "N")]
     pub min_shared_kmers: Option<usize>,
+    /// Index spaced k-mers: auto (11011011011 for protein with automatic k), none (contiguous), or a pattern of 0 and 1 whose 1s are the k-mer [alignment.spaced_seed].
+    #[arg(long, value_name = "PATTERN")]
+    pub spaced_seed: Option<String>,
 }
 
 /// `talaria topology`: the machine as discovered, and the placement plan for a `reduce` run.
@@ -264,6 +267,7 @@ impl TuningArgs {
             sketch_size: self.alignment.sketch_size,
             use_approximation: self.alignment.use_approximation,
             min_shared_kmers: self.alignment.min_shared_kmers,
+            spaced_seed: self.alignment.spaced_seed.clone(),
             threads: self.threads,
             memory_limit,
             chunk_size: self.chunk_size,

@@ -123,6 +123,7 @@ fn every_flag_overrides() {
         sketch_size: Some(16),
         use_approximation: Some(false),
         min_shared_kmers: Some(12),
+        spaced_seed: Some(" 1101 ".into()),
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
@@ -143,6 +144,7 @@ fn every_flag_overrides() {
     assert_eq!(c.reduce.order, talaria::config::ProcessingOrder::Input);
     assert!(!c.alignment.use_approximation);
     assert_eq!(c.alignment.min_shared_kmers, 12);
+    assert_eq!(c.alignment.spaced_seed, "1101");
     assert!(!c.alignment.use_banding);
     assert_eq!(c.alignment.band_width, 40);
     assert!(!c.alignment.adaptive_banding);

@@ -80,7 +80,10 @@ fn the_summary_names_the_sketch_and_bad_sizes_are_usage_errors() {
         ]));
     let err = String::from_utf8_lossy(&out.stderr);
     // k is automatic: 8-mers when sampled (5-mers, CD-HIT's word, for the exhaustive search).
-    assert!(err.contains("protein k=8 (sketch: 1 in 4 k-mers)"), "{err}");
+    assert!(
+        err.contains("protein k=8 (spaced seed 11011011011; sketch: 1 in 4 k-mers)"),
+        "{err}"
+    );
 
     for size in ["65", "x"] {
         let out = run(talaria()
@@ -120,28 +123,43 @@ fn auto_search_follows_the_alphabet_and_the_threshold() {
         protein: false,
         ..Default::default()
     });
-    let cases: [(&[u8], &[&str], &str); 10] = [
+    let cases: [(&[u8], &[&str], &str); 13] = [
+        (
+            &protein,
+            &["--spaced-seed", "none"],
+            "protein k=8 (sketch: 1 in 8 k-mers), threshold 0.9",
+        ),
+        (
+            &protein,
+            &["--spaced-seed", "1110111"],
+            "protein k=6 (spaced seed 1110111; sketch: 1 in 8 k-mers), threshold 0.9",
+        ),
+        (
+            &dna,
+            &["--spaced-seed", "110110110110111"],
+            "nucleotide k=11 (spaced seed 110110110110111), threshold 0.9",
+        ),
         (
             &protein,
             &[],
-            "protein k=8 (sketch: 1 in 8 k-mers, automatic), threshold 0.9",
+            "protein k=8 (spaced seed 11011011011; sketch: 1 in 8 k-mers, automatic), threshold 0.9",
         ),
         (
             &protein,
             &["-t", "0.5"],
-            "protein k=8 (all k-mers, automatic), threshold 0.5",
+            "protein k=8 (spaced seed 11011011011; all k-mers, automatic), threshold 0.5",
         ),
         (&protein, &["-t", "0.5"], "first 128 in input order"),
         (&protein, &[], "first 32 in input order"),
         (
             &protein,
             &["-t", "0.5", "--use-sketching", "true"],
-            "protein k=8 (sketch: 1 in 8 k-mers), threshold 0.5",
+            "protein k=8 (spaced seed 11011011011; sketch: 1 in 8 k-mers), threshold 0.5",
         ),
         (
             &protein,
             &["--use-sketching", "auto", "--sketch-size", "0"],
-            "protein k=8 (sketch: 1 in 8 k-mers, automatic)",
+            "protein k=8 (spaced seed 11011011011; sketch: 1 in 8 k-mers, automatic)",
         ),
         // Off: CD-HIT's word size for the exhaustive short-word filter.
         (
@@ -227,5 +245,68 @@ fn the_sketch_of_long_kmers_finds_families_at_low_thresholds() {
         "members: sketch {} vs full {}",
         counts[0],
         counts[1]
+    );
+}
+
+#[test]
+fn spaced_seeds_round_trip_identically_at_any_thread_count_and_bad_ones_are_refused() {
+    let input = families(&Families {
+        families: 150,
+        members: 4,
+        divergence: 0.03,
+        seed: 3,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.fa");
+    std::fs::write(&path, &input).unwrap();
+    let mut reference = None;
+    for threads in ["1", "3"] {
+        let sub = dir.path().join(format!("t{threads}"));
+        std::fs::create_dir(&sub).unwrap();
+        let args = [
+            "-j",
+            threads,
+            "--spaced-seed",
+            "1101101",
+            "--use-sketching",
+            "false",
+        ];
+        let (reduced, deltas, tsv, back) = round_trip(&sub, &path, &args);
+        assert_eq!(sha256(&back), sha256(&input), "round trip, -j {threads}");
+        assert!(members(&tsv) >= 400, "{} members", members(&tsv));
+        let got = (sha256(&reduced), sha256(&deltas), sha256(&tsv));
+        match &reference {
+            None => reference = Some(got),
+            Some(r) => assert_eq!(&got, r, "-j {threads} differs"),
+        }
+    }
+    for (args, why) in [
+        (&["--spaced-seed", "0110"][..], "--spaced-seed must be"),
+        (&["--spaced-seed", "1012"][..], "--spaced-seed must be"),
+        (
+            &["--spaced-seed", "1101", "--kmer-size", "5"][..],
+            "disagree",
+        ),
+    ] {
+        let out = run(talaria()
+            .args(["reduce", "-i"])
+            .arg(&path)
+            .arg("-o")
+            .arg(dir.path().join("x.fa"))
+            .args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(!dir.path().join("x.fa").exists());
+    }
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[alignment]\nspaced_seed = \"1101\"\n").unwrap();
+    let out = ok(talaria().args(["config", "show", "--config"]).arg(&config));
+    let toml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        toml.lines()
+            .any(|l| l.starts_with("spaced_seed = \"1101\"") && l.contains("# from ")),
+        "{toml}"
     );
 }

@@ -81,6 +81,7 @@ pub(crate) enum Field {
     SketchSize,
     UseApproximation,
     MinSharedKmers,
+    SpacedSeed,
     Threads,
     MemoryLimit,
     ChunkSize,
@@ -143,7 +144,7 @@ pub(crate) enum Field {
     InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 72;
+pub(crate) const FIELD_COUNT: usize = 73;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -172,6 +173,8 @@ pub(crate) enum Kind {
     Bool,
     /// true, false, or "auto".
     Switch,
+    /// "auto", "none", or a spaced-seed pattern such as "11011011011".
+    Seed,
     /// "compact", "scatter" or "none".
     Affinity,
     /// "auto", "read", "mmap" or "uring".
@@ -259,6 +262,8 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "alignment.use_approximation", field: Field::UseApproximation, kind: Kind::Bool, flag: Some("--use-approximation") },
     KeySpec { name: "alignment.kmer_size", field: Field::KmerSize, kind: Kind::Integer { min: 2, max: 31, auto: true }, flag: None },
     KeySpec { name: "alignment.min_shared_kmers", field: Field::MinSharedKmers, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--min-shared-kmers") },
+    // The index keys' spaced seed: "auto", "none" (contiguous k-mers) or a 0/1 pattern.
+    KeySpec { name: "alignment.spaced_seed", field: Field::SpacedSeed, kind: Kind::Seed, flag: Some("--spaced-seed") },
     KeySpec { name: "performance.threads", field: Field::Threads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: Some("--threads") },
     KeySpec { name: "performance.memory_limit", field: Field::MemoryLimit, kind: Kind::Size { min: MIN_MEMORY_LIMIT, max: u64::MAX }, flag: Some("--memory-limit") },
     KeySpec { name: "performance.memory_limit_gb", field: Field::MemoryLimit, kind: Kind::Gib { min: MIN_MEMORY_LIMIT }, flag: None },
@@ -474,6 +479,7 @@ impl Kind {
             Kind::Alphabet => "one of \"auto\", \"protein\", \"nucleotide\"".into(),
             Kind::Bool => "true or false".into(),
             Kind::Switch => "true, false or \"auto\"".into(),
+            Kind::Seed => "\"auto\", \"none\", or a pattern of 0 and 1 starting and ending with 1, at most 64 long, such as \"11011011011\"".into(),
             Kind::Affinity => "one of \"compact\", \"scatter\", \"none\"".into(),
             Kind::IoEngine => "one of \"auto\", \"read\", \"mmap\", \"uring\"".into(),
             Kind::Order => "one of \"auto\", \"input\", \"longest-first\"".into(),
@@ -507,6 +513,7 @@ impl Kind {
             (Kind::Alphabet, Value::Alphabet(_)) => true,
             (Kind::Bool, Value::Bool(_)) => true,
             (Kind::Switch, Value::Switch(_)) => true,
+            (Kind::Seed, Value::Text(t)) => seed_choice(t),
             (Kind::Affinity, Value::Affinity(_)) => true,
             (Kind::IoEngine, Value::IoEngine(_)) => true,
             (Kind::Order, Value::Order(_)) => true,
@@ -554,6 +561,7 @@ impl Kind {
             (Kind::Export, T::String(s)) => Value::Export(MetricsExport::parse(s)?),
             (Kind::IpAddr, T::String(s)) => Value::Ip(s.trim().parse().ok()?),
             (Kind::UrlPath | Kind::Host, T::String(s)) => Value::Text(s.clone()),
+            (Kind::Seed, T::String(s)) => Value::Text(s.trim().to_ascii_lowercase()),
             _ => return None,
         };
         self.accepts(&typed).then_some(typed)
@@ -581,9 +589,15 @@ impl Kind {
             Kind::Export => Value::Export(MetricsExport::parse(text)?),
             Kind::IpAddr => Value::Ip(text.parse().ok()?),
             Kind::UrlPath | Kind::Host => Value::Text(text.to_string()),
+            Kind::Seed => Value::Text(text.to_ascii_lowercase()),
         };
         self.accepts(&typed).then_some(typed)
     }
+}
+
+/// `alignment.spaced_seed`: "auto", "none", or a valid pattern.
+fn seed_choice(text: &str) -> bool {
+    text == "auto" || text == "none" || crate::bio::kmer::SpacedSeed::parse(text).is_some()
 }
 
 /// Longest endpoint path or host name accepted (a DNS name is at most 253 bytes).

@@ -342,6 +342,8 @@ pub struct AlignmentConfig {
     pub use_approximation: bool,
     /// Shared k-mers a candidate needs at least, on top of the bound; 0 = the bound alone.
     pub min_shared_kmers: usize,
+    /// The index keys' spaced seed: "auto", "none", or a 0/1 pattern (`bio::kmer::SpacedSeed`).
+    pub spaced_seed: String,
 }
 
 /// `[performance]`
@@ -452,6 +454,7 @@ impl Default for Config {
                 sketch_size: 0,
                 use_approximation: true,
                 min_shared_kmers: 0,
+                spaced_seed: "auto".into(),
             },
             performance: PerformanceConfig {
                 threads: 0,
@@ -567,6 +570,7 @@ pub struct Overrides {
     pub sketch_size: Option<usize>,
     pub use_approximation: Option<bool>,
     pub min_shared_kmers: Option<usize>,
+    pub spaced_seed: Option<String>,
     pub threads: Option<usize>,
     pub memory_limit: Option<u64>,
     pub chunk_size: Option<usize>,
@@ -688,6 +692,7 @@ impl Config {
             Field::SketchSize => Value::Count(a.sketch_size as u64),
             Field::UseApproximation => Value::Bool(a.use_approximation),
             Field::MinSharedKmers => Value::Count(a.min_shared_kmers as u64),
+            Field::SpacedSeed => Value::Text(a.spaced_seed.clone()),
             Field::Threads => Value::Count(p.threads as u64),
             Field::MemoryLimit => Value::Count(p.memory_limit),
             Field::ChunkSize => Value::Count(p.chunk_size as u64),
@@ -777,6 +782,7 @@ impl Config {
             (Field::SketchSize, v) => a.sketch_size = count(v) as usize,
             (Field::UseApproximation, Value::Bool(b)) => a.use_approximation = b,
             (Field::MinSharedKmers, v) => a.min_shared_kmers = count(v) as usize,
+            (Field::SpacedSeed, Value::Text(t)) => a.spaced_seed = t,
             (Field::Threads, v) => p.threads = count(v) as usize,
             (Field::MemoryLimit, v) => p.memory_limit = count(v),
             (Field::ChunkSize, v) => p.chunk_size = count(v) as usize,
@@ -860,6 +866,7 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::SketchSize,
     Field::UseApproximation,
     Field::MinSharedKmers,
+    Field::SpacedSeed,
     Field::Threads,
     Field::MemoryLimit,
     Field::ChunkSize,
@@ -1017,6 +1024,12 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
             o.use_approximation.map(Value::Bool),
         ),
         ("alignment.min_shared_kmers", count(o.min_shared_kmers)),
+        (
+            "alignment.spaced_seed",
+            o.spaced_seed
+                .clone()
+                .map(|t| Value::Text(t.trim().to_ascii_lowercase())),
+        ),
         ("performance.threads", count(o.threads)),
         ("performance.memory_limit", o.memory_limit.map(Value::Count)),
         ("performance.chunk_size", count(o.chunk_size)),

@@ -42,7 +42,7 @@ pub fn keys_of(coder: &KmerCoder, seq: &[u8], out: &mut Vec<u64>) {
 pub fn keys_in_sketch(coder: &KmerCoder, sketch: Sketch, seq: &[u8], out: &mut Vec<u64>) {
     out.clear();
     let exact = coder.space() <= 1 << 32;
-    coder.for_each(seq, |_, kmer| {
+    coder.for_each_key(seq, |kmer| {
         let key = if exact {
             coder.dense(kmer)
         } else {

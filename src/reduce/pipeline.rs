@@ -4,7 +4,7 @@
 
 use crate::bio::alignment::{Aligner, SimdLevel};
 use crate::bio::alphabet::{self, Alphabet};
-use crate::bio::kmer::{default_k, sketch_k, KmerCoder};
+use crate::bio::kmer::{default_k, sketch_k, KmerCoder, SpacedSeed, PROTEIN_SEED};
 use crate::bio::sketch::{self, Sketch};
 use crate::config::{AlphabetChoice, Config, MetricsExport, Switch};
 use crate::delta::file::{DeltaWriter, FileHeader};
@@ -227,6 +227,27 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         (0, false) => default_k(alphabet, threshold),
         (k, _) => k,
     };
+    // The spaced seed: automatic only with the automatic protein search (its weight is that
+    // search's k); a pattern sets k to its weight.
+    let seed = match cfg.alignment.spaced_seed.as_str() {
+        "none" => None,
+        "auto" => (alphabet == Alphabet::Protein && sketching && cfg.reduce.kmer_size == 0)
+            .then(|| SpacedSeed::parse(PROTEIN_SEED))
+            .flatten(),
+        pattern => SpacedSeed::parse(pattern),
+    };
+    let k = match seed {
+        Some(seed) if cfg.reduce.kmer_size != 0 && cfg.reduce.kmer_size != seed.weight() => {
+            return Err(ReduceError::Usage(format!(
+                "kmer_size {} and spaced_seed {} (weight {}) disagree: a spaced seed's weight is its k",
+                cfg.reduce.kmer_size,
+                seed.pattern(),
+                seed.weight()
+            )))
+        }
+        Some(seed) => seed.weight(),
+        None => k,
+    };
     let max_k = 64 / alphabet.bits() as usize;
     if k > max_k {
         return Err(ReduceError::Usage(format!(
@@ -266,7 +287,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
         Choice::InputOrder(note) => (None, note),
     };
-    let coder = KmerCoder::new(alphabet, k);
+    let coder = match seed {
+        Some(seed) => KmerCoder::spaced(alphabet, seed),
+        None => KmerCoder::new(alphabet, k),
+    };
     let params = Params {
         coder,
         threshold: cfg.reduce.threshold,
@@ -827,7 +851,10 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         alphabet: alphabet.name().into(),
         kmer_size: k,
         sketch_scale: sketch.scale(),
-        search_auto: cfg.alignment.use_sketching == Switch::Auto && cfg.reduce.kmer_size == 0,
+        search_auto: cfg.alignment.use_sketching == Switch::Auto
+            && cfg.reduce.kmer_size == 0
+            && cfg.alignment.spaced_seed == "auto",
+        seed: coder.seed().map(|s| s.pattern()),
         threshold: params.threshold,
         order: order_note,
         threads: workers,

@@ -14,6 +14,8 @@ pub struct Summary {
     /// Whether talaria chose the sketch, k and scale itself (`use_sketching = "auto"` and
     /// `kmer_size` 0).
     pub search_auto: bool,
+    /// The index keys' spaced seed pattern, if spaced.
+    pub seed: Option<String>,
     pub threshold: f64,
     /// The order records were decided in, and why (`reduce::longest_first`).
     pub order: String,
@@ -161,17 +163,7 @@ impl fmt::Display for Summary {
             self.compression,
             self.alphabet,
             self.kmer_size,
-            if self.sketch_scale > 1 {
-                format!(
-                    " (sketch: 1 in {} k-mers{})",
-                    self.sketch_scale,
-                    if self.search_auto { ", automatic" } else { "" }
-                )
-            } else if self.search_auto {
-                " (all k-mers, automatic)".to_string()
-            } else {
-                String::new()
-            },
+            search_note(self),
             self.threshold,
             self.order,
             self.reader
@@ -278,4 +270,23 @@ pub struct PresetReport {
     pub shortcut_ungapped: u64,
     /// zstd level of the deltas file's frames.
     pub deltas_zstd_level: i32,
+}
+
+/// What follows `k=` on the summary's `input:` line: the spaced seed, the sample, and whether
+/// talaria chose them.
+fn search_note(s: &Summary) -> String {
+    let mut parts = Vec::new();
+    if let Some(seed) = &s.seed {
+        parts.push(format!("spaced seed {seed}"));
+    }
+    if s.sketch_scale > 1 {
+        parts.push(format!("sketch: 1 in {} k-mers", s.sketch_scale));
+    } else if s.search_auto {
+        parts.push("all k-mers".to_string());
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    let auto = if s.search_auto { ", automatic" } else { "" };
+    format!(" ({}{auto})", parts.join("; "))
 }
