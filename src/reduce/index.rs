@@ -16,9 +16,10 @@ use std::sync::Arc;
 use talaria_stages::memory;
 
 const END: u32 = u32::MAX;
-/// Bytes a hash-map head costs on average: an 8-byte (key, head) bucket and a control byte at
-/// hashbrown's load factor (between 7/16 and 7/8 full).
-const SPARSE_HEAD_BYTES: usize = 14;
+/// Bytes a hash-map head is counted for: hashbrown keeps an 8-byte (key, head) bucket and a
+/// control byte per bucket, at most 7/8 and at least 7/16 full (20.6 bytes a head at worst),
+/// and while it grows the old and the new table both exist. 24 covers the worst steady state.
+const SPARSE_HEAD_BYTES: usize = 24;
 /// Direct-addressed chain heads up to this many k-mer values (16 MiB of heads); a hash map above.
 const DENSE_HEADS_MAX: u64 = 1 << 22;
 
@@ -341,12 +342,19 @@ impl RepIndex {
 
     /// Room for `extra` more postings; with huge pages or locking on, a moved postings array is
     /// advised and locked before the new part of it is written.
+    /// Grows the postings by an eighth at a time, not by doubling: the budget counts what they
+    /// use, and a doubled array could hold twice that.
     fn reserve_nodes(&mut self, extra: usize) {
-        if self.nodes.len() + extra <= self.nodes.capacity() || !self.backing.any() {
+        if self.nodes.len() + extra <= self.nodes.capacity() {
+            return;
+        }
+        let grow = extra.max(self.nodes.len() / 8).max(1024);
+        if !self.backing.any() {
+            self.nodes.reserve_exact(grow);
             return;
         }
         self.unlock_nodes();
-        self.nodes.reserve(extra);
+        self.nodes.reserve_exact(grow);
         self.back_nodes();
     }
 
@@ -410,6 +418,9 @@ impl RepIndex {
     }
 
     /// Bytes the index accounts for (heads, postings, residues, per-representative overhead).
+    ///
+    /// The postings count what they use; they grow by an eighth at a time (`reserve_nodes`), so
+    /// their allocation is at most 12.5% more.
     pub fn bytes(&self) -> usize {
         let sparse_heads = match &self.heads {
             Heads::Dense(_) => 0,
