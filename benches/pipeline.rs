@@ -1,13 +1,16 @@
-//! Whole-pipeline and hot-loop benchmarks: FASTA chunking throughput, k-mer extraction, and
+//! Whole-pipeline and hot-loop benchmarks: FASTA chunking throughput, k-mer and sketch
+//! extraction (the index keys of each candidate search), and
 //! `reduce` end to end on generated protein families.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::path::PathBuf;
 use talaria::bio::alphabet::Alphabet;
-use talaria::bio::kmer::KmerCoder;
+use talaria::bio::kmer::{KmerCoder, SpacedSeed, PROTEIN_SEED};
+use talaria::bio::sketch::Sketch;
 use talaria::config::Config;
 use talaria::fasta::chunker::Chunker;
 use talaria::generate::{generate, GenOptions};
+use talaria::reduce::index::keys_in_sketch;
 use talaria::reduce::{run, ReduceJob};
 use talaria_stages::sink::OutputPath;
 
@@ -51,6 +54,28 @@ fn kmers(c: &mut Criterion) {
     group.bench_function("distinct_protein_k5", |b| {
         b.iter(|| coder.distinct(black_box(&seq), &mut out))
     });
+    // The index keys a record gets, per candidate search: the exhaustive 5-mers
+    // (`use_sketching = false`), the automatic protein search (spaced 8-mers, 1 in 8), and the
+    // same contiguous and unsampled, to show what the seed and the sample cost.
+    let spaced = KmerCoder::spaced(
+        Alphabet::Protein,
+        SpacedSeed::parse(PROTEIN_SEED).expect("seed"),
+    );
+    let contiguous8 = KmerCoder::new(Alphabet::Protein, 8);
+    for (name, coder, sketch) in [
+        ("index_keys_exhaustive_k5", coder, Sketch::all()),
+        ("index_keys_auto_spaced8_1in8", spaced, Sketch::one_in(8)),
+        ("index_keys_spaced8_all", spaced, Sketch::all()),
+        (
+            "index_keys_contiguous8_1in8",
+            contiguous8,
+            Sketch::one_in(8),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| keys_in_sketch(&coder, sketch, black_box(&seq), &mut out))
+        });
+    }
     group.finish();
 }
 
