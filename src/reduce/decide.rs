@@ -147,6 +147,11 @@ pub struct DecideStats {
     pub dp_cells: u64,
     /// Nanoseconds inside the aligner.
     pub align_ns: u64,
+    /// Nanoseconds finding candidates (the index walk and the k-mer filter), and in the LCS
+    /// bound and seeding before each alignment; measured only with accounting on, so that
+    /// `--profile` can say which of the three holds the deciding threads.
+    pub search_ns: u64,
+    pub lcs_ns: u64,
     /// Band half-widths used: sum, min, max (over `alignments`).
     pub band_sum: u64,
     pub band_min: u64,
@@ -176,6 +181,8 @@ impl Default for DecideStats {
             max_candidates_seen: 0,
             dp_cells: 0,
             align_ns: 0,
+            search_ns: 0,
+            lcs_ns: 0,
             band_sum: 0,
             band_min: u64::MAX,
             band_max: 0,
@@ -212,6 +219,8 @@ impl DecideStats {
         self.max_candidates_seen = self.max_candidates_seen.max(o.max_candidates_seen);
         self.dp_cells += o.dp_cells;
         self.align_ns += o.align_ns;
+        self.search_ns += o.search_ns;
+        self.lcs_ns += o.lcs_ns;
         self.band_sum += o.band_sum;
         self.band_min = self.band_min.min(o.band_min);
         self.band_max = self.band_max.max(o.band_max);
@@ -332,6 +341,7 @@ impl Decider {
         already_tried: usize,
     ) -> Verdict {
         let budget = self.params.max_candidates.saturating_sub(already_tried);
+        let timed = talaria_stages::metrics::accounting_on().then(std::time::Instant::now);
         let (snapshot, candidates) = {
             let guard = index.read();
             let snapshot = guard.published();
@@ -367,6 +377,9 @@ impl Decider {
             }
             (snapshot, candidates)
         };
+        if let Some(t) = timed {
+            self.stats.search_ns += t.elapsed().as_nanos() as u64;
+        }
         let found = candidates.len() as u64;
         self.stats.candidates += found;
         self.stats.searches += 1;
@@ -399,6 +412,7 @@ impl Decider {
             }
             early = Some(seed);
         }
+        let timed = talaria_stages::metrics::accounting_on().then(std::time::Instant::now);
         let seed = match self.cache.take() {
             None => self.bound_and_seed(seq, &rep.seq, None, early),
             Some(mut cache) => {
@@ -410,6 +424,9 @@ impl Decider {
                 seed
             }
         };
+        if let Some(t) = timed {
+            self.stats.lcs_ns += t.elapsed().as_nanos() as u64;
+        }
         let Some(seed) = seed else {
             self.stats.ruled_out_by_lcs += 1;
             return None;

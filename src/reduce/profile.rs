@@ -385,7 +385,7 @@ impl RunProfile {
             caches: Vec::new(),
             io: io_profile(&threads, totals, wall_ns),
             alignment: alignment_profile(stats, wall_ns, &totals.simd),
-            bottleneck: bottleneck(&stages, cpus),
+            bottleneck: split_deciding(bottleneck(&stages, cpus), stats),
             stages,
             kpis: Vec::new(),
             series: SeriesProfile {
@@ -717,6 +717,46 @@ fn bottleneck(stages: &[StageProfile], cpus: usize) -> Bottleneck {
     }
 }
 
+/// When the aligners are the limit, say which part of deciding holds them: the candidate search
+/// (index walk and k-mer filter), the LCS bound and seeding, or the alignments themselves. The
+/// shares are of the deciding threads' measured time (aligners and the writer's re-checks).
+fn split_deciding(mut b: Bottleneck, s: &DecideStats) -> Bottleneck {
+    let total = s.search_ns + s.lcs_ns + s.align_ns;
+    if b.stage != "aligner" || total == 0 {
+        return b;
+    }
+    let pct = |ns: u64| 100.0 * ns as f64 / total as f64;
+    let parts = [
+        (
+            "candidate search",
+            s.search_ns,
+            "candidate-search-bound (k-mer index walk)",
+        ),
+        (
+            "LCS bound and seeding",
+            s.lcs_ns,
+            "LCS-bound (ruling candidates out)",
+        ),
+        ("alignment", s.align_ns, "alignment-bound"),
+    ];
+    b.reason += &format!(
+        "; deciding time: {}",
+        parts
+            .iter()
+            .map(|(name, ns, _)| format!("{name} {:.0}%", pct(*ns)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if b.verdict == "alignment-bound" {
+        let (_, _, verdict) = parts
+            .iter()
+            .max_by_key(|(_, ns, _)| *ns)
+            .expect("three parts");
+        b.verdict = verdict.to_string();
+    }
+    b
+}
+
 /// Grade `value` where higher is better.
 fn grade_high(value: f64, target: f64, warning: f64, critical: f64) -> &'static str {
     if value < critical {
@@ -833,6 +873,50 @@ mod tests {
         assert_eq!(grade_low(5.0, 10.0, 30.0, 50.0), "target");
         assert_eq!(grade_low(40.0, 10.0, 30.0, 50.0), "warning");
         assert_eq!(grade_low(60.0, 10.0, 30.0, 50.0), "critical");
+    }
+
+    #[test]
+    fn saturated_aligners_name_the_part_of_deciding_that_holds_them() {
+        let aligners = || Bottleneck {
+            stage: "aligner".into(),
+            verdict: "alignment-bound".into(),
+            reason: "aligner (2 threads) 97% busy".into(),
+        };
+        let stats = DecideStats {
+            search_ns: 7_000,
+            lcs_ns: 2_000,
+            align_ns: 1_000,
+            ..Default::default()
+        };
+        let b = split_deciding(aligners(), &stats);
+        assert_eq!(b.verdict, "candidate-search-bound (k-mer index walk)");
+        assert!(
+            b.reason.ends_with(
+                "; deciding time: candidate search 70%, LCS bound and seeding 20%, alignment 10%"
+            ),
+            "{}",
+            b.reason
+        );
+        let lcs = DecideStats {
+            lcs_ns: 5,
+            align_ns: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            split_deciding(aligners(), &lcs).verdict,
+            "LCS-bound (ruling candidates out)"
+        );
+        // No timings (accounting off), or another stage the limit: unchanged.
+        assert_eq!(
+            split_deciding(aligners(), &DecideStats::default()).verdict,
+            "alignment-bound"
+        );
+        let writer = Bottleneck {
+            stage: "writer".into(),
+            verdict: "writer-bound (in-order re-checks and encoding)".into(),
+            reason: String::new(),
+        };
+        assert_eq!(split_deciding(writer.clone(), &stats).reason, writer.reason);
     }
 
     #[test]
