@@ -74,7 +74,9 @@ impl Sketch {
         self.scale == 1 || mix(key) <= self.cutoff
     }
 
-    /// Drop the k-mers outside the sketch, keeping the order of the others.
+    /// Drop the k-mers outside the sketch, keeping the order of the others: the definition
+    /// the tests hold `index::keys_in_sketch` (which samples while extracting) to.
+    #[cfg(test)]
     pub fn apply(&self, keys: &mut Vec<u64>) {
         if self.scale > 1 {
             keys.retain(|&k| self.keeps(k));

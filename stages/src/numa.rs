@@ -70,13 +70,20 @@ const MPOL_LOCAL: i32 = 4;
 const MPOL_MF_MOVE: u32 = 1 << 1;
 
 impl Policy {
-    fn raw(&self) -> (i32, Option<&NodeSet>) {
-        match self {
+    /// The kernel's (mode, node mask, maxnode) for set_mempolicy and mbind: no mask for the
+    /// modes that take none.
+    #[cfg(target_os = "linux")]
+    fn raw(&self) -> (i32, *const libc::c_ulong, libc::c_ulong) {
+        let (mode, nodes) = match self {
             Policy::Default => (MPOL_DEFAULT, None),
             Policy::Preferred(n) => (MPOL_PREFERRED, Some(n)),
             Policy::Bind(n) => (MPOL_BIND, Some(n)),
             Policy::Interleave(n) => (MPOL_INTERLEAVE, Some(n)),
             Policy::Local => (MPOL_LOCAL, None),
+        };
+        match nodes {
+            Some(n) => (mode, n.0.as_ptr(), MAX_NODES as libc::c_ulong + 1),
+            None => (mode, std::ptr::null(), 0),
         }
     }
 
@@ -121,11 +128,7 @@ pub fn set_thread_policy(policy: &Policy) -> io::Result<()> {
     }
     #[cfg(target_os = "linux")]
     {
-        let (mode, nodes) = policy.raw();
-        let (mask, maxnode) = match nodes {
-            Some(n) => (n.0.as_ptr(), MAX_NODES as libc::c_ulong + 1),
-            None => (std::ptr::null(), 0),
-        };
+        let (mode, mask, maxnode) = policy.raw();
         // SAFETY: the mask (if any) is WORDS words long, which maxnode - 1 bits do not exceed;
         // the call only changes this thread's allocation policy.
         check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) })
@@ -186,11 +189,7 @@ pub fn bind_region(ptr: *const u8, len: usize, policy: &Policy) -> io::Result<us
     }
     #[cfg(target_os = "linux")]
     {
-        let (mode, nodes) = policy.raw();
-        let (mask, maxnode) = match nodes {
-            Some(n) => (n.0.as_ptr(), MAX_NODES as libc::c_ulong + 1),
-            None => (std::ptr::null(), 0),
-        };
+        let (mode, mask, maxnode) = policy.raw();
         // SAFETY: [start, end) lies inside the caller's allocation; mbind changes where its pages
         // live, never their contents. The mask is as long as maxnode - 1 bits.
         check(unsafe {
