@@ -303,7 +303,7 @@ fn longest_first_through_every_engine_gives_the_same_bytes() {
         run.assert_same_outputs(&reference, label);
         let line = reader_line(&run.stderr);
         assert!(
-            line.ends_with("(scan and write passes); deciding pass: mmap, records longest first"),
+            line.ends_with("(scan and write passes); deciding pass: pread, records longest first"),
             "{label}: {line}"
         );
         if label.starts_with("uring") && uring {

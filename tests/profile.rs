@@ -430,7 +430,7 @@ fn longest_first_io_table_counts_its_scan_and_rewrite_passes() {
         assert_eq!(bytes, size, "{line}");
     }
     assert!(
-        err.contains("deciding pass: mmap, records longest first"),
+        err.contains("deciding pass: pread, records longest first"),
         "{err}"
     );
 }

@@ -12,7 +12,7 @@
 //!    (the same parser, so the same records and the same errors), keep each record's byte range
 //!    and residue count, and sort: longest first, ties in input order.
 //! 2. The ordinary pipeline runs on the records replayed in that order
-//!    (`talaria_stages::reader::Input::replay`, random access through a read-only mapping
+//!    (`talaria_stages::reader::Input::replay`, random access with one pread per record
 //!    whatever the engine: the summary's `reader:` line says so); its writer records each
 //!    decision in a [`Decisions`] table instead of writing.
 //! 3. [`write_in_input_order`]: read the file again front to back (configured engine again)

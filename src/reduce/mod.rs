@@ -27,6 +27,7 @@ mod profile_html;
 mod profile_text;
 pub mod rep_cache;
 pub mod report;
+mod sparse_postings;
 pub mod summary;
 pub mod writer;
 

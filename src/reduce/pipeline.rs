@@ -379,9 +379,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     let index = Arc::new(RwLock::new(index));
     let reader_name = match sequential_reader {
         // The scan and the write pass read the file in order with the configured engine; the
-        // deciding pass in between reads records out of order from a read-only mapping.
+        // deciding pass in between reads each record with pread, out of order.
         Some(engine) => {
-            format!("{engine} (scan and write passes); deciding pass: mmap, records longest first")
+            format!("{engine} (scan and write passes); deciding pass: pread, records longest first")
         }
         None => crate::reduce::io::describe(&input, cfg.performance.block_size),
     };
@@ -737,6 +737,31 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     };
     stats.add(&writer_stats);
     cache_rows.push(("writer".to_string(), writer_stats.cache));
+    // Deciding is over: read what the summary needs from the index, then free it, so the
+    // longest-first write pass does not hold it too (at 500k proteins it was most of the
+    // 200 MiB the write pass added on top of the deciding pass's peak). The huge-page and
+    // locked figures are read now, while the index still holds its pages.
+    let readings = {
+        let guard = index.read();
+        IndexReadings {
+            stats: guard.stats.clone(),
+            numa_maps: guard.heads_numa_policy(),
+            anon_huge_pages_bytes: cfg
+                .performance
+                .memory
+                .use_huge_pages
+                .then(talaria_stages::memory::anon_huge_pages_bytes)
+                .flatten(),
+            process_locked_bytes: cfg
+                .performance
+                .use_page_locking
+                .then(talaria_stages::memory::locked_bytes)
+                .flatten(),
+        }
+    };
+    // Every other holder (aligners, writer) has been joined: this frees it.
+    drop(index);
+    let index = readings;
     let cache = caches.map(|plan| CacheSummary::new(&plan, &cache_rows));
     let mut order_reads = Vec::new();
     let scan_reads = plan.as_ref().map(|p| p.scan_reads).unwrap_or_default();
@@ -783,7 +808,6 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     if views.debug_threads {
         eprint!("{}", crate::reduce::debug_threads::final_table(&registry));
     }
-    let index = index.read();
     let seconds = started.elapsed().as_secs_f64();
     let totals = crate::reduce::profile::RunTotals {
         seconds,
@@ -890,7 +914,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             if let Some(memory) = report.memory.as_mut().filter(|m| m.interleave.is_some()) {
                 memory.index = Some(crate::reduce::numa::IndexPlacement {
                     bound_bytes: index.stats.interleaved_bytes,
-                    numa_maps: index.heads_numa_policy(),
+                    numa_maps: index.numa_maps.clone(),
                     error: index.stats.interleave_error.clone(),
                 });
             }
@@ -901,7 +925,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         huge_pages: cfg.performance.memory.use_huge_pages.then(|| {
             crate::reduce::summary::HugePages {
                 index_advised_bytes: index.stats.huge_pages_advised,
-                anon_huge_pages_bytes: talaria_stages::memory::anon_huge_pages_bytes(),
+                anon_huge_pages_bytes: index.anon_huge_pages_bytes,
                 kernel_mode: talaria_stages::memory::transparent_huge_pages_mode(),
             }
         }),
@@ -909,7 +933,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             crate::reduce::summary::PageLocking {
                 allowed_bytes: lock_bytes as u64,
                 index_locked_bytes: index.stats.locked_bytes,
-                process_locked_bytes: talaria_stages::memory::locked_bytes(),
+                process_locked_bytes: index.process_locked_bytes,
                 not_locked: lock_refused.or_else(|| index.stats.lock_error.clone()),
             }
         }),
@@ -917,6 +941,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         cache,
         profile,
     })
+}
+
+/// What the summary reports about the index, read when deciding ends (the index is freed then).
+struct IndexReadings {
+    stats: crate::reduce::index::IndexStats,
+    numa_maps: Option<String>,
+    anon_huge_pages_bytes: Option<u64>,
+    process_locked_bytes: Option<u64>,
 }
 
 /// The writer's counts after a chunk, and the alignments it ran for it, as live figures.
