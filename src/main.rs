@@ -19,6 +19,17 @@ use talaria::reduce::{self, ReduceError};
 static GLOBAL: talaria_stages::alloc::Counting<talaria::alloc::Inner> =
     talaria_stages::alloc::Counting(talaria::alloc::INNER);
 
+/// jemalloc's options, read when it starts (the `_RJEM_MALLOC_CONF` environment variable still
+/// overrides them). Freed pages go back to the kernel after 100 ms instead of jemalloc's 10 s:
+/// a run shorter than that never returned any, and chunks, features and alignment buffers are
+/// freed all the time. On 20k UniProt at 0.9 the peak fell from 93 to 65 MiB (0.5: 153 to
+/// 115 MiB; 500k proteins: 594 to 557 MiB), and the wall time did not move (hyperfine, 8 runs
+/// each: 625 ms and 623 ms). Purging at once (`dirty_decay_ms:0`: 44 MiB at 0.9) cost about 5%
+/// of the time in madvise calls, so it is not the default.
+#[cfg(feature = "jemalloc")]
+#[export_name = "_rjem_malloc_conf"]
+pub static JEMALLOC_CONF: &[u8; 36] = b"dirty_decay_ms:100,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     // Count from the start, so that blocks made while parsing are not freed uncounted later;
     // switched off again below unless `reduce --trace-memory` is what was parsed.

@@ -445,9 +445,9 @@ impl RepIndex {
             Heads::Dense(_) => self.garbage_nodes * std::mem::size_of::<Node>(),
             // Their share of the table: compaction rebuilds each shard at the size its
             // remaining pairs need.
-            Heads::Sparse(table) => {
-                (self.garbage_nodes * table.bytes()).checked_div(table.len()).unwrap_or(0)
-            }
+            Heads::Sparse(table) => (self.garbage_nodes * table.bytes())
+                .checked_div(table.len())
+                .unwrap_or(0),
         }
     }
 
@@ -679,8 +679,7 @@ impl RepIndex {
         // representative. The sparse table's garbage is an estimate (its shards shrink by
         // powers of two), so it goes round again if the compacted index is still over.
         while self.bytes() > self.budget && self.alive.len() > 1 {
-            while self.bytes() - self.garbage_bytes() > self.budget / 10 * 9
-                && self.alive.len() > 1
+            while self.bytes() - self.garbage_bytes() > self.budget / 10 * 9 && self.alive.len() > 1
             {
                 self.evict_lru();
             }

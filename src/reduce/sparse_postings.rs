@@ -325,7 +325,14 @@ mod tests {
             assert!(shard.pairs * 4 <= shard.slots.len() * 3);
             assert!(shard.slots.len() <= 2 * slots_for(shard.pairs));
         }
-        assert_eq!(table.bytes(), table.shards.iter().map(|s| s.slots.len() * 8).sum::<usize>());
+        assert_eq!(
+            table.bytes(),
+            table
+                .shards
+                .iter()
+                .map(|s| s.slots.len() * 8)
+                .sum::<usize>()
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub(super) const SOURCE_MASK: u8 = 3;
 pub(super) const DELETE_EXTENDS: u8 = 1 << 2;
 pub(super) const INSERT_EXTENDS: u8 = 1 << 3;
 
-/// Buffers reused across calls; they only ever grow.
+/// Buffers reused across calls; they grow, and only the traceback is let go when it is large
+/// ([`Scratch::release_large_trace`]).
 #[derive(Default)]
 pub(super) struct Scratch {
     /// One byte per band cell with `i >= 1, j >= 1`, row after row.
@@ -29,6 +30,16 @@ pub(super) struct Scratch {
     /// H and F of the previous row (then of the current one, overwritten in place), by column.
     h: Vec<i32>,
     f: Vec<i32>,
+}
+
+impl Scratch {
+    /// Frees the traceback when it holds more than `keep` bytes (one unusually long pair
+    /// would otherwise keep its matrix for the rest of the run).
+    pub(super) fn release_large_trace(&mut self, keep: usize) {
+        if self.trace.capacity() > keep {
+            self.trace = Vec::new();
+        }
+    }
 }
 
 /// The band in normalized form: diagonals `j - i` in `[low, high]`, already clipped to the

@@ -27,6 +27,12 @@ use std::cell::{Cell, RefCell};
 /// so one huge pair can never exhaust a worker's memory.
 pub const DEFAULT_MAX_CELLS: usize = 64 << 20;
 
+/// Traceback bytes an aligner keeps between calls. A larger matrix (two 3,000-residue proteins
+/// in a wide band) is freed after its alignment: allocating it again costs page faults, far
+/// less than filling its cells, while keeping it held up to the cell cap (tens of MiB) per
+/// aligner for the rest of the run.
+const KEEP_TRACE_BYTES: usize = 4 << 20;
+
 /// Longest shorter sequence the kernel accepts. Scores are i32: with |column score| <= 11 and
 /// gap costs of 12 per column at most, every in-band value stays within ±2^30 for
 /// `min(n, m) <= 2^26`, far from the kernel's "minus infinity" (`i32::MIN / 2`).
@@ -213,23 +219,21 @@ impl Aligner {
         self.cells.set(self.cells.get() + cells as u64);
         if self.level == SimdLevel::Scalar {
             let mut scratch = self.scratch.borrow_mut();
-            Some(banded::align(
-                &self.scoring,
-                query,
-                target,
-                diagonals,
-                &mut scratch,
-            ))
+            let aln = banded::align(&self.scoring, query, target, diagonals, &mut scratch);
+            scratch.release_large_trace(KEEP_TRACE_BYTES);
+            Some(aln)
         } else {
             let mut scratch = self.simd_scratch.borrow_mut();
-            Some(simd::align(
+            let aln = simd::align(
                 self.level,
                 &self.scoring,
                 query,
                 target,
                 diagonals,
                 &mut scratch,
-            ))
+            );
+            scratch.release_large_trace(KEEP_TRACE_BYTES);
+            Some(aln)
         }
     }
 }

@@ -17,7 +17,8 @@ use super::banded::{self, Diagonals, NEG};
 use super::scoring::{Scoring, CLASS_STRIDE};
 use super::Alignment;
 
-/// Buffers reused across calls; they only ever grow.
+/// Buffers reused across calls; they grow, and only the traceback is let go when it is large
+/// ([`Scratch::release_large_trace`]).
 #[derive(Default)]
 pub(super) struct Scratch {
     /// One byte per band cell with `i >= 1, j >= 1`, anti-diagonal after anti-diagonal (plus `W`
@@ -43,6 +44,16 @@ pub(super) struct Scratch {
     /// H(i, m) for rows i < n and H(n, j): the end-cell candidates, scanned after the fill.
     last_column: Vec<i32>,
     last_row: Vec<i32>,
+}
+
+impl Scratch {
+    /// Frees the traceback when it holds more than `keep` bytes (one unusually long pair
+    /// would otherwise keep its matrix for the rest of the run).
+    pub(super) fn release_large_trace(&mut self, keep: usize) {
+        if self.trace.capacity() > keep {
+            self.trace = Vec::new();
+        }
+    }
 }
 
 /// Rows `[first, last]` of anti-diagonal `d` holding band cells with `i, j >= 1` (empty when
