@@ -27,7 +27,7 @@ mod profile_html;
 mod profile_text;
 pub mod rep_cache;
 pub mod report;
-mod sparse_postings;
+mod sparse_heads;
 pub mod summary;
 pub mod writer;
 
