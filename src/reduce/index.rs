@@ -17,9 +17,8 @@ use std::sync::Arc;
 use talaria_stages::memory;
 
 const END: u32 = u32::MAX;
-/// Direct-addressed chain heads up to this many k-mer values (16 MiB of heads); above it, an
-/// open-addressing table of heads that holds a key's only representative itself
-/// (`sparse_heads.rs`).
+/// Direct-addressed chain heads up to this many k-mer values (16 MiB of heads); above it,
+/// sharded hash maps whose head holds a key's only representative itself (`sparse_heads.rs`).
 const DENSE_HEADS_MAX: u64 = 1 << 22;
 
 /// The index keys of `seq`'s distinct k-mers, sorted: dense mixed-radix values when the k-mer
@@ -401,8 +400,9 @@ impl RepIndex {
         self.stats.locked_bytes = (self.heads_locked + self.nodes_locked) as u64;
     }
 
-    /// The memory policy of the heads table (or of the sparse table's largest shard) as
-    /// /proc/self/numa_maps shows it (None when the file cannot be read): evidence that `interleave_memory` took.
+    /// The direct-addressed heads table's memory policy as /proc/self/numa_maps shows it (None
+    /// for sparse heads, which are hash maps, or when the file cannot be read): evidence that
+    /// `interleave_memory` took.
     pub fn heads_numa_policy(&self) -> Option<String> {
         match &self.heads {
             Heads::Dense(v) if v.len() * 4 >= 2 * 4096 => {
@@ -534,13 +534,9 @@ impl RepIndex {
             Heads::Sparse(table) => {
                 for &k in kmers {
                     match table.get(k as u32) {
-                        None => {}
-                        Some(Head::Single(rep)) => {
-                            if rep >= since {
-                                hits.push(rep);
-                            }
-                        }
+                        Some(Head::Single(rep)) if rep >= since => hits.push(rep),
                         Some(Head::Chain(c)) => cursors.push(c),
+                        _ => {}
                     }
                 }
             }
