@@ -119,21 +119,15 @@ impl Input {
 mod tests {
     use super::*;
 
-    #[test]
-    fn pieces_come_back_in_the_given_order_newline_terminated() {
-        let dir = std::env::temp_dir().join(format!("talaria-replay-{}", std::process::id()));
+    /// What replaying `pieces` of a file holding `contents` delivers, read `chunk` bytes at a
+    /// time (small reads cross piece boundaries and the added newlines).
+    fn replayed(name: &str, contents: &[u8], pieces: Vec<Piece>, chunk: usize) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("talaria-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("in.txt");
-        std::fs::write(&path, b"aa\nbbb\ncc").unwrap();
-        let pieces = vec![
-            Piece { offset: 7, len: 2 },
-            Piece { offset: 0, len: 3 },
-            Piece { offset: 3, len: 4 },
-        ];
+        std::fs::write(&path, contents).unwrap();
         let mut input = Input::replay(&path, pieces).unwrap();
-        let mut out = Vec::new();
-        // Small reads cross piece boundaries and the added newline.
-        let mut buf = [0u8; 3];
+        let (mut out, mut buf) = (Vec::new(), vec![0u8; chunk]);
         loop {
             let n = input.read(&mut buf).unwrap();
             if n == 0 {
@@ -141,16 +135,25 @@ mod tests {
             }
             out.extend_from_slice(&buf[..n]);
         }
-        assert_eq!(out, b"cc\naa\nbbb\n");
         std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn pieces_come_back_in_the_given_order_newline_terminated() {
+        let pieces = vec![
+            Piece { offset: 7, len: 2 },
+            Piece { offset: 0, len: 3 },
+            Piece { offset: 3, len: 4 },
+        ];
+        assert_eq!(
+            replayed("replay", b"aa\nbbb\ncc", pieces, 3),
+            b"cc\naa\nbbb\n"
+        );
     }
 
     #[test]
     fn empty_pieces_and_a_file_that_shrank_still_give_one_line_each() {
-        let dir = std::env::temp_dir().join(format!("talaria-replay-short-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("in.txt");
-        std::fs::write(&path, b"x\nyy\n").unwrap();
         let pieces = vec![
             Piece { offset: 2, len: 3 },
             Piece { offset: 1, len: 0 },
@@ -158,10 +161,9 @@ mod tests {
             Piece { offset: 4, len: 10 },
             Piece { offset: 0, len: 2 },
         ];
-        let mut input = Input::replay(&path, pieces).unwrap();
-        let mut out = Vec::new();
-        input.read_to_end(&mut out).unwrap();
-        assert_eq!(out, b"yy\n\n\nx\n");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            replayed("replay-short", b"x\nyy\n", pieces, 64),
+            b"yy\n\n\nx\n"
+        );
     }
 }
