@@ -550,9 +550,16 @@ impl Decider {
         let shorter = seq.len().min(rep.len());
         if shorter > 0 {
             let need = (((threshold - 1e-12) * shorter as f64).floor() as usize).saturating_sub(1);
+            // The smallest count that passes the test below: once the LCS reaches it, the rest
+            // of the pair's rows cannot change the answer.
+            let passes = |count: usize| (count as f64 / shorter as f64) + 1e-12 >= threshold;
+            let mut enough = need;
+            while enough <= shorter && !passes(enough) {
+                enough += 1;
+            }
             let lcs = match profile {
-                Some(p) => self.lcs.length_against(seq, &p.masks, need),
-                None => self.lcs.length_up_to(seq, rep, need),
+                Some(p) => self.lcs.length_against(seq, &p.masks, need, enough),
+                None => self.lcs.length_up_to(seq, rep, need, enough),
             };
             if (lcs as f64 / shorter as f64) + 1e-12 < threshold {
                 return None;

@@ -99,30 +99,41 @@ impl Lcs {
         Lcs::default()
     }
 
-    /// The LCS length of `a` and `b`, ignoring ASCII case; stops early (returning a value below
-    /// `need`) once `need` can no longer be reached.
-    pub fn length_up_to(&mut self, a: &[u8], b: &[u8], need: usize) -> usize {
+    /// The LCS length of `a` and `b`, ignoring ASCII case, or a value that answers "below
+    /// `need`?" and "at least `enough`?" the same way: it stops early, returning a value below
+    /// `need`, once `need` can no longer be reached, and returning a value of at least `enough`
+    /// (and at most the LCS) once the LCS is known to reach `enough`. A bound test needs no
+    /// more: at 0.5 most pairs the bound lets through reach their count well before the last
+    /// row.
+    pub fn length_up_to(&mut self, a: &[u8], b: &[u8], need: usize, enough: usize) -> usize {
         // Bits over the shorter sequence: fewer words per step.
         let (query, target) = if a.len() >= b.len() { (a, b) } else { (b, a) };
         self.masks.build(target);
-        run(query, &self.masks, need, &mut self.v)
+        run(query, &self.masks, need, enough, &mut self.v)
     }
 
     /// The LCS length of `query` and the sequence `masks` were built from, with the same
-    /// early stop as [`Lcs::length_up_to`]. The LCS is symmetric, so this is the same length
-    /// whichever of the two is longer; an early stop returns a value below `need` either way.
-    pub fn length_against(&mut self, query: &[u8], masks: &LcsMasks, need: usize) -> usize {
-        run(query, masks, need, &mut self.v)
+    /// early stops as [`Lcs::length_up_to`]. The LCS is symmetric, so this is the same length
+    /// whichever of the two is longer; an early stop answers the same way either way.
+    pub fn length_against(
+        &mut self,
+        query: &[u8],
+        masks: &LcsMasks,
+        need: usize,
+        enough: usize,
+    ) -> usize {
+        run(query, masks, need, enough, &mut self.v)
     }
 
     /// The exact LCS length of `a` and `b`, ignoring ASCII case.
     pub fn length(&mut self, a: &[u8], b: &[u8]) -> usize {
-        self.length_up_to(a, b, 0)
+        self.length_up_to(a, b, 0, usize::MAX)
     }
 }
 
-/// Hyyrö's recurrence: one row per query residue over the target's masks.
-fn run(query: &[u8], masks: &LcsMasks, need: usize, v: &mut Vec<u64>) -> usize {
+/// Hyyrö's recurrence: one row per query residue over the target's masks. The zero bits of `v`
+/// after a row count the LCS of the target and the query so far, which only grows row by row.
+fn run(query: &[u8], masks: &LcsMasks, need: usize, enough: usize, v: &mut Vec<u64>) -> usize {
     let (m, words) = (masks.len, masks.words);
     if m == 0 {
         return 0;
@@ -156,10 +167,11 @@ fn run(query: &[u8], masks: &LcsMasks, need: usize, v: &mut Vec<u64>) -> usize {
                 *v = sum | (*v & !pm);
             }
         }
-        // Every 32 rows: give up once even matching every remaining query residue fails.
+        // Every 32 rows: give up once even matching every remaining query residue fails, and
+        // stop once the count is reached (the rows left can only add to it).
         if i % 32 == 31 {
             let so_far = lcs_of(v);
-            if so_far + (query.len() - i - 1) < need {
+            if so_far + (query.len() - i - 1) < need || so_far >= enough {
                 return so_far;
             }
         }
@@ -238,25 +250,36 @@ mod tests {
             let exact = reference(&a, &b);
             // Masks of either side, the other as the query.
             assert_eq!(
-                lcs.length_against(&a, &LcsMasks::of(&b), 0),
+                lcs.length_against(&a, &LcsMasks::of(&b), 0, usize::MAX),
                 exact,
                 "{n}x{m}"
             );
             assert_eq!(
-                lcs.length_against(&b, &LcsMasks::of(&a), 0),
+                lcs.length_against(&b, &LcsMasks::of(&a), 0, usize::MAX),
                 exact,
                 "{m}x{n}"
             );
             // A rebuilt (reused) mask set forgets the previous sequence.
             let mut reused = LcsMasks::of(&a);
             reused.build(&b);
-            assert_eq!(lcs.length_against(&a, &reused, 0), exact);
+            assert_eq!(lcs.length_against(&a, &reused, 0, usize::MAX), exact);
             // An early stop stays below `need` whichever side holds the bits.
             for need in [exact, exact + 1, exact + 40] {
-                let x = lcs.length_against(&a, &LcsMasks::of(&b), need);
-                let y = lcs.length_up_to(&a, &b, need);
+                let x = lcs.length_against(&a, &LcsMasks::of(&b), need, usize::MAX);
+                let y = lcs.length_up_to(&a, &b, need, usize::MAX);
                 assert_eq!(x >= need, y >= need, "{n}x{m} need {need}");
                 assert!(x <= exact && y <= exact);
+            }
+            // A stop at `enough` reaches it exactly when the LCS does, and never overstates.
+            for enough in [0, 1, exact / 2, exact, exact + 1, exact + 40] {
+                let x = lcs.length_against(&a, &LcsMasks::of(&b), 0, enough);
+                let y = lcs.length_up_to(&a, &b, 0, enough);
+                assert_eq!(x >= enough, exact >= enough, "{n}x{m} enough {enough}");
+                assert_eq!(y >= enough, exact >= enough, "{n}x{m} enough {enough}");
+                assert!(x <= exact && y <= exact);
+                if exact < enough {
+                    assert_eq!((x, y), (exact, exact));
+                }
             }
         }
     }
@@ -274,10 +297,13 @@ mod tests {
         let exact = reference(&a, &b);
         assert_eq!(lcs.length(&a, &b), exact);
         // Early stop never overstates: below `need` when it gives up, exact otherwise.
-        assert_eq!(lcs.length_up_to(&a, &b, exact), exact);
-        assert!(lcs.length_up_to(&a, &b, exact + 1) <= exact);
+        assert_eq!(lcs.length_up_to(&a, &b, exact, usize::MAX), exact);
+        assert!(lcs.length_up_to(&a, &b, exact + 1, usize::MAX) <= exact);
         let unrelated = random_seq(&mut state, 500, b"ACDEFGHIKLMNPQRSTVWY");
-        assert!(lcs.length_up_to(&a, &unrelated, 450) < 450);
+        assert!(lcs.length_up_to(&a, &unrelated, 450, usize::MAX) < 450);
+        // Related sequences reach half their length long before the last row.
+        let half = lcs.length_up_to(&a, &b, 0, 250);
+        assert!((250..=exact).contains(&half), "{half}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! run-time dispatch; this file is the API. The aligner never allocates per call once warm, and refuses (returns `None`)
 //! rather than exceed its cell cap.
 
+mod band_rows;
 mod banded;
 mod lcs;
 mod scoring;

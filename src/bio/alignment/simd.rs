@@ -3,6 +3,7 @@
 //! process; an `Aligner` resolves its level once, when it is built, and every call then goes to
 //! that level's function. A level the CPU lacks is refused with a reason, never replaced.
 
+use super::band_rows;
 use super::banded::Diagonals;
 use super::scoring::Scoring;
 use super::wavefront::{self, Scratch};
@@ -276,6 +277,12 @@ mod x86 {
         band: Diagonals,
         scratch: &mut Scratch,
     ) -> Alignment {
-        wavefront::align::<16, 8, Avx512Gather>(scoring, query, target, band, scratch)
+        // Narrow bands (most alignments: half-width 16 is 33 diagonals) go row by row, with
+        // no gather (band_rows.rs); wider ones anti-diagonal by anti-diagonal.
+        if band_rows::fits(band, query.len(), target.len()) {
+            band_rows::x86::align(scoring, query, target, band, &mut scratch.rows)
+        } else {
+            wavefront::align::<16, 8, Avx512Gather>(scoring, query, target, band, scratch)
+        }
     }
 }

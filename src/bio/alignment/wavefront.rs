@@ -44,6 +44,9 @@ pub(super) struct Scratch {
     /// H(i, m) for rows i < n and H(n, j): the end-cell candidates, scanned after the fill.
     last_column: Vec<i32>,
     last_row: Vec<i32>,
+    /// The narrow-band row kernel's buffers (band_rows.rs), which the AVX-512 level runs for
+    /// bands of 9 to 64 diagonals.
+    pub(super) rows: super::band_rows::Scratch,
 }
 
 impl Scratch {
@@ -53,6 +56,7 @@ impl Scratch {
         if self.trace.capacity() > keep {
             self.trace = Vec::new();
         }
+        self.rows.release_large_trace(keep);
     }
 }
 
@@ -239,6 +243,7 @@ pub(super) fn align<const W: usize, const TAIL: usize, G: Gather<W> + Gather<TAI
         target_reversed,
         last_column,
         last_row,
+        rows: _,
     } = scratch;
 
     // Traceback layout.
