@@ -159,6 +159,44 @@ fn random_long_pairs() {
     }
 }
 
+/// The AVX-512 level runs bands of 9 to 64 diagonals row by row (band_rows.rs), in 1 to 4
+/// vectors: widths at each vector boundary (even widths come from clipping at the matrix
+/// edges), and gaps long enough that a row's Delete run crosses vectors.
+#[test]
+fn row_kernel_widths_and_long_gaps() {
+    let mut rng = SmallRng::seed_from_u64(0x51d5);
+    for (alphabet, letters) in [(Alphabet::Protein, PROTEIN), (Alphabet::Nucleotide, DNA)] {
+        let levels = aligners(alphabet);
+        for round in 0..60 {
+            let len = rng.gen_range(20..400);
+            let target = random_seq(&mut rng, letters, len);
+            let mut query = mutate(&mut rng, &target, letters, [0.02, 0.1, 0.3][round % 3]);
+            // A gap of up to 50 residues on one side.
+            let cut = rng.gen_range(0..query.len());
+            let gap = rng.gen_range(1..50).min(query.len() - cut);
+            if round % 2 == 0 {
+                query.drain(cut..cut + gap);
+            } else {
+                let extra = random_seq(&mut rng, letters, gap);
+                query.splice(cut..cut, extra);
+            }
+            if query.is_empty() {
+                query.push(letters[0]);
+            }
+            let (n, m) = (query.len() as i64, target.len() as i64);
+            for half_width in [4usize, 7, 8, 15, 16, 23, 24, 31, 32, 33] {
+                for diagonal in [0, m - n, -n + 3, m - 3, -n - 2, m + 2] {
+                    let band = Band {
+                        diagonal,
+                        half_width,
+                    };
+                    assert_same(&query, &target, band, alphabet, &levels);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn every_tiny_matrix_and_band() {
     let mut rng = SmallRng::seed_from_u64(0x51d2);
