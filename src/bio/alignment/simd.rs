@@ -266,7 +266,12 @@ mod x86 {
         band: Diagonals,
         scratch: &mut Scratch,
     ) -> Alignment {
-        wavefront::align::<8, 4, Avx2Gather>(scoring, query, target, band, scratch)
+        // As for AVX-512 below: narrow bands row by row.
+        if band_rows::fits(band, query.len(), target.len()) {
+            band_rows::x86::align_avx2(scoring, query, target, band, &mut scratch.rows)
+        } else {
+            wavefront::align::<8, 4, Avx2Gather>(scoring, query, target, band, scratch)
+        }
     }
 
     #[target_feature(enable = "avx2,avx512f,avx512bw")]
@@ -280,7 +285,7 @@ mod x86 {
         // Narrow bands (most alignments: half-width 16 is 33 diagonals) go row by row, with
         // no gather (band_rows.rs); wider ones anti-diagonal by anti-diagonal.
         if band_rows::fits(band, query.len(), target.len()) {
-            band_rows::x86::align(scoring, query, target, band, &mut scratch.rows)
+            band_rows::x86::align_avx512(scoring, query, target, band, &mut scratch.rows)
         } else {
             wavefront::align::<16, 8, Avx512Gather>(scoring, query, target, band, scratch)
         }
