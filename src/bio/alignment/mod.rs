@@ -1,7 +1,8 @@
 //! Pairwise alignment: banded, affine-gap, overlap (free end gaps on both sequences), with
 //! traceback. Every member assignment talaria makes is backed by one of these alignments.
 //! `scoring.rs` holds the substitution tables, `banded.rs` the scalar reference kernel,
-//! `wavefront.rs` the SIMD kernel (anti-diagonal, identical results) and `simd.rs` its levels and
+//! `wavefront.rs` the SIMD kernel (anti-diagonal, identical results), `band_rows.rs` the SIMD
+//! kernel for narrow bands (row by row, identical results) and `simd.rs` the levels and
 //! run-time dispatch; this file is the API. The aligner never allocates per call once warm, and refuses (returns `None`)
 //! rather than exceed its cell cap.
 

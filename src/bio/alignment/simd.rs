@@ -1,5 +1,6 @@
 //! SIMD levels of the aligner: which exist, which this CPU runs, and the one entry point per
-//! level into the anti-diagonal kernel (wavefront.rs) compiled for it. The CPU is probed once per
+//! level compiled for it: the anti-diagonal kernel (wavefront.rs), and on AVX2 and AVX-512 the
+//! row kernel (band_rows.rs) for bands of 9 to 64 diagonals. The CPU is probed once per
 //! process; an `Aligner` resolves its level once, when it is built, and every call then goes to
 //! that level's function. A level the CPU lacks is refused with a reason, never replaced.
 

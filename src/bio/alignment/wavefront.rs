@@ -44,8 +44,8 @@ pub(super) struct Scratch {
     /// H(i, m) for rows i < n and H(n, j): the end-cell candidates, scanned after the fill.
     last_column: Vec<i32>,
     last_row: Vec<i32>,
-    /// The narrow-band row kernel's buffers (band_rows.rs), which the AVX-512 level runs for
-    /// bands of 9 to 64 diagonals.
+    /// The narrow-band row kernel's buffers (band_rows.rs), which the AVX-512 and AVX2 levels
+    /// run for bands of 9 to 64 diagonals.
     pub(super) rows: super::band_rows::Scratch,
 }
 
