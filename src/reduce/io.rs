@@ -68,16 +68,17 @@ pub fn open(spec: &InputSpec) -> Result<Input, ReadError> {
     Ok(input)
 }
 
-/// Blocks the reader may run ahead of the chunker when one thread reads sequentially (`read`,
-/// `mmap`): enough that neither waits for the other. With the whole share (12 MiB by default)
-/// the reader ran up to 8 MiB ahead; capped, the peak of a 20k UniProt run at 0.9 is about
-/// 1.5 MiB lower (49.9 / 49.3 / 50.3 against 48.8 / 48.3 / 48.0 MiB) in the same time. io_uring
-/// keeps the share, which its reads in flight need.
-const SEQUENTIAL_BLOCKS_AHEAD: usize = 4;
+/// Bytes of blocks the reader may run ahead of the chunker when one thread reads sequentially
+/// (`read`, `mmap`): four of the default 1 MiB blocks, enough that neither waits for the other.
+/// With the whole share (12 MiB by default) the reader ran up to 8 MiB ahead; capped, the peak
+/// of a 20k UniProt run at 0.9 is about 1.5 MiB lower (49.9 / 49.3 / 50.3 against 48.8 / 48.3 /
+/// 48.0 MiB) in the same time. A byte cap, not a block count, so small `block_size`s keep
+/// their depth; io_uring keeps the share, which its reads in flight need.
+const SEQUENTIAL_AHEAD: usize = 4 << 20;
 
 /// Bytes left for the reader -> chunker block channel once the engine's own buffers and the
-/// raw-byte channel are paid for (never less than one block; at most
-/// [`SEQUENTIAL_BLOCKS_AHEAD`] blocks unless io_uring reads).
+/// raw-byte channel are paid for (never less than one block; at most [`SEQUENTIAL_AHEAD`]
+/// bytes unless io_uring reads).
 pub fn block_channel_budget(
     input: &Input,
     spec: &InputSpec,
@@ -93,7 +94,7 @@ pub fn block_channel_budget(
     let left = reader_budget.saturating_sub(input.buffer_bytes() + raw + pool);
     let left = match input.engine() {
         Used::Uring { .. } => left,
-        Used::Read | Used::Mmap => left.min(SEQUENTIAL_BLOCKS_AHEAD.saturating_mul(block)),
+        Used::Read | Used::Mmap => left.min(SEQUENTIAL_AHEAD),
     };
     left.max(block)
 }
