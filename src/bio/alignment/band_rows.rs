@@ -97,6 +97,9 @@ trait RowLanes {
     unsafe fn store(v: Self::V, out: *mut i32);
 }
 
+// The kernel's loops walk a row's vectors by index, reading and writing several per-vector
+// arrays in step; the index is the clearer form there.
+#[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
 pub(super) mod x86 {
     use super::*;
