@@ -7,7 +7,8 @@
 //! io_uring's fixed buffers take at most half of it (the queue depth is lowered to fit, and the
 //! summary shows the depth used); with `parallel_io` the raw-byte channel to the decompressor
 //! takes a quarter; the pool of idle block buffers (`allocation_pool_size`) at most a quarter;
-//! the block channel to the chunker gets the rest (always room for one block). Readahead
+//! the block channel to the chunker gets the rest (always room for one block; at most 4 MiB
+//! when one thread reads sequentially, see `SEQUENTIAL_AHEAD`). Readahead
 //! (`prefetch_distance`) fills the kernel's page cache, not talaria's buffers, so it takes
 //! nothing from the budget.
 
