@@ -51,9 +51,7 @@ pub(super) struct Scratch {
 
 impl Scratch {
     pub(super) fn release_large_trace(&mut self, keep: usize) {
-        if self.trace.capacity() > keep {
-            self.trace = Vec::new();
-        }
+        banded::release_if_larger(&mut self.trace, keep);
     }
 }
 

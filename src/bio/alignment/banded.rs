@@ -36,9 +36,15 @@ impl Scratch {
     /// Frees the traceback when it holds more than `keep` bytes (one unusually long pair
     /// would otherwise keep its matrix for the rest of the run).
     pub(super) fn release_large_trace(&mut self, keep: usize) {
-        if self.trace.capacity() > keep {
-            self.trace = Vec::new();
-        }
+        release_if_larger(&mut self.trace, keep);
+    }
+}
+
+/// Frees `trace` when it holds more than `keep` bytes: every kernel's scratch lets an unusually
+/// long pair's traceback go instead of keeping it for the rest of the run.
+pub(super) fn release_if_larger(trace: &mut Vec<u8>, keep: usize) {
+    if trace.capacity() > keep {
+        *trace = Vec::new();
     }
 }
 

@@ -53,9 +53,7 @@ impl Scratch {
     /// Frees the traceback when it holds more than `keep` bytes (one unusually long pair
     /// would otherwise keep its matrix for the rest of the run).
     pub(super) fn release_large_trace(&mut self, keep: usize) {
-        if self.trace.capacity() > keep {
-            self.trace = Vec::new();
-        }
+        banded::release_if_larger(&mut self.trace, keep);
         self.rows.release_large_trace(keep);
     }
 }
