@@ -12,7 +12,6 @@ use crate::bio::sketch::Sketch;
 use crate::config::PrefetchHint;
 use crate::reduce::sparse_heads::{Head, SparseHeads, MAX_VALUE};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use talaria_stages::memory;
 
@@ -199,7 +198,11 @@ pub struct RepIndex {
     alive_count: usize,
     /// Case-insensitive sequence hash -> representative, for exact duplicates.
     exact: FxHashMap<u64, u32>,
-    lru: BTreeSet<(u64, u32)>,
+    /// The oldest alive representatives, (last used, ordinal) descending, so the least
+    /// recently used is last: taken from the back while evicting, refilled from `alive` when
+    /// empty. Built only when the index is over budget, where an ordered set kept up to date on
+    /// every join cost about 24 bytes a representative and two tree updates per member.
+    evict_next: Vec<(u64, u32)>,
     next_ordinal: u32,
     /// (residues, distinct k-mers) of every representative ever published, by ordinal: read for
     /// each hit during queries, so it is a flat array, not the `alive` map. 8 bytes each,
@@ -259,9 +262,11 @@ impl Drop for RepIndex {
 }
 
 /// Approximate heap cost of one alive representative besides its residues, its postings and
-/// its slot in `alive` (counted by capacity): the exact-hash entry, the LRU entry, and the
-/// residues' allocation header and size-class rounding, for the budget.
-const PER_REP_OVERHEAD: usize = 96;
+/// its slot in `alive` (counted by capacity), for the budget: the exact-hash entry (a 16-byte
+/// bucket at hashbrown's load, about 27), the residues' allocation header (16) and their
+/// size-class rounding (jemalloc's classes are a quarter of a power of two apart: about 35 for
+/// a 350-residue protein). It was 96 while an ordered set of (last used, ordinal) was kept.
+const PER_REP_OVERHEAD: usize = 80;
 
 impl RepIndex {
     pub fn new(coder: KmerCoder, budget: usize) -> RepIndex {
@@ -313,7 +318,7 @@ impl RepIndex {
             alive: Vec::new(),
             alive_count: 0,
             exact: FxHashMap::default(),
-            lru: BTreeSet::new(),
+            evict_next: Vec::new(),
             next_ordinal: 0,
             meta: Vec::new(),
             alive_bits: Vec::new(),
@@ -610,9 +615,7 @@ impl RepIndex {
     /// Record that a member joined `ordinal` at record `record_ordinal` (for LRU eviction).
     pub fn touch(&mut self, ordinal: u32, record_ordinal: u64) {
         if let Some(Some(slot)) = self.alive.get_mut(ordinal as usize) {
-            self.lru.remove(&(slot.last_used, ordinal));
             slot.last_used = record_ordinal;
-            self.lru.insert((record_ordinal, ordinal));
         }
     }
 
@@ -682,7 +685,6 @@ impl RepIndex {
         self.seq_bytes += seq.len();
         self.alive_bits[ordinal as usize / 64] |= 1 << (ordinal % 64);
         self.exact.entry(exact_hash).or_insert(ordinal);
-        self.lru.insert((record_ordinal, ordinal));
         let distinct = kmers.len() as u32;
         // Grown by an eighth, like the postings: a doubled array could hold twice what it uses.
         if self.alive.len() == self.alive.capacity() {
@@ -711,15 +713,20 @@ impl RepIndex {
             }
             self.compact();
         }
+        // Nothing is touched while evicting, so the batch stays in LRU order until now.
+        self.evict_next = Vec::new();
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes() as u64);
         ordinal
     }
 
+    /// Evicts the alive representative least recently used (smallest (last used, ordinal)).
     fn evict_lru(&mut self) {
-        let Some(&(last_used, ordinal)) = self.lru.iter().next() else {
+        if self.evict_next.is_empty() {
+            self.next_eviction_batch();
+        }
+        let Some((_, ordinal)) = self.evict_next.pop() else {
             return;
         };
-        self.lru.remove(&(last_used, ordinal));
         if let Some(slot) = self.alive.get_mut(ordinal as usize).and_then(Option::take) {
             self.alive_count -= 1;
             self.alive_bits[ordinal as usize / 64] &= !(1 << (ordinal % 64));
@@ -730,6 +737,26 @@ impl RepIndex {
             }
             self.stats.evicted += 1;
         }
+    }
+
+    /// Fills `evict_next` with the least recently used eighth of the alive representatives
+    /// (at least 64), most recent first: one partial selection and a sort of the batch per
+    /// batch, instead of keeping every representative ordered all the time. Taking them from
+    /// the back evicts in exactly the order an ordered set's minimum would give.
+    fn next_eviction_batch(&mut self) {
+        let mut all: Vec<(u64, u32)> = self
+            .alive
+            .iter()
+            .enumerate()
+            .filter_map(|(ordinal, slot)| slot.as_ref().map(|s| (s.last_used, ordinal as u32)))
+            .collect();
+        let batch = (all.len() / 8).max(64).min(all.len());
+        if batch < all.len() {
+            all.select_nth_unstable(batch);
+            all.truncate(batch);
+        }
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        self.evict_next = all;
     }
 
     /// Drop postings of evicted representatives, in place; chains keep their newest-first
@@ -1030,5 +1057,55 @@ mod tests {
         // The newest representatives survive LRU eviction; the oldest are gone.
         assert!(index.get(1999).is_some());
         assert!(index.get(0).is_none());
+    }
+
+    /// Eviction follows last use, not publication: representatives touched after they were
+    /// published outlive untouched ones published after them, and among the untouched the
+    /// oldest go first, ties by ordinal.
+    #[test]
+    fn eviction_evicts_least_recently_used_first() {
+        let coder = KmerCoder::new(Alphabet::Nucleotide, 8);
+        let mut index = RepIndex::new(coder, coder.space() as usize * 4 + 400_000);
+        let mut rng = 99u64;
+        let mut record = 0u64;
+        let mut first_eviction_at = None;
+        for i in 0..3000u32 {
+            let seq: Vec<u8> = (0..200)
+                .map(|_| {
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    b"ACGT"[(rng >> 62) as usize]
+                })
+                .collect();
+            index.publish(
+                Arc::from(seq.as_slice()),
+                &kmers(&coder, &seq),
+                i as u64,
+                record,
+            );
+            record += 1;
+            // Keep the first ten representatives in use.
+            for keep in 0..10u32.min(i + 1) {
+                index.touch(keep, record);
+                record += 1;
+            }
+            if index.stats.evicted > 0 && first_eviction_at.is_none() {
+                first_eviction_at = Some(i);
+                // Evicted exactly the oldest untouched ones: 10, 11, ... up to some n.
+                let gone: Vec<u32> = (0..=i).filter(|&o| index.get(o).is_none()).collect();
+                assert_eq!(gone, (10..10 + gone.len() as u32).collect::<Vec<_>>());
+            }
+        }
+        assert!(first_eviction_at.is_some(), "the budget was never reached");
+        assert!(index.stats.evicted > 100);
+        for keep in 0..10 {
+            assert!(
+                index.get(keep).is_some(),
+                "touched representative {keep} was evicted"
+            );
+        }
+        assert!(index.get(10).is_none());
+        assert!(index.get(2999).is_some());
     }
 }
