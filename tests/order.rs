@@ -161,6 +161,94 @@ fn longest_first_is_the_same_for_any_thread_count_and_chunk_size() {
 }
 
 #[test]
+fn residues_read_back_from_the_file_decide_exactly_as_residues_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    // Families in three layouts: LF, CRLF (the chunker's parse, not the plain one) and one
+    // residue per line; exact duplicates in other case, so the exact path reads back too.
+    let text = families(&Families {
+        families: 30,
+        members: 8,
+        length: 250,
+        divergence: 0.04,
+        seed: 17,
+        ..Families::default()
+    });
+    let mut mixed = Vec::new();
+    for (i, (id, seq)) in parse(&text).into_iter().enumerate() {
+        match i % 3 {
+            0 => mixed.extend_from_slice(
+                format!(">{id}\n{}\n", String::from_utf8_lossy(&seq)).as_bytes(),
+            ),
+            1 => {
+                mixed.extend_from_slice(format!(">{id}\r\n").as_bytes());
+                for line in seq.chunks(60) {
+                    mixed.extend_from_slice(line);
+                    mixed.extend_from_slice(b"\r\n");
+                }
+            }
+            _ => {
+                mixed.extend_from_slice(format!(">{id}\n").as_bytes());
+                for &b in &seq {
+                    mixed.extend_from_slice(&[b, b'\n']);
+                }
+            }
+        }
+        if i % 10 == 0 {
+            mixed.extend_from_slice(format!(">{id}-dup\n").as_bytes());
+            mixed.extend_from_slice(&seq.to_ascii_lowercase());
+            mixed.push(b'\n');
+        }
+    }
+    std::fs::write(&input, &mixed).unwrap();
+    let from_file = reduce_file(dir.path(), &input, &["-j", "2"]);
+    let line = order_line(&from_file.stderr);
+    assert!(
+        line.contains("representatives' residues read back from the file, not held ("),
+        "{line}"
+    );
+    let reads: u64 = line
+        .split("not held (")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(reads > 100, "{line}");
+    assert!(from_file.tsv.lines().any(|l| l.ends_with("-dup")));
+
+    let mut held = talaria();
+    held.env("LONGEST_FIRST_TEST_HOLD_RESIDUES", "1");
+    let out = dir.path().join("held.fa");
+    let deltas = dir.path().join("held.delta");
+    let tsv = dir.path().join("held.tsv");
+    let done = ok(held
+        .arg("reduce")
+        .arg("-i")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("-m")
+        .arg(&deltas)
+        .arg("--clusters")
+        .arg(&tsv)
+        .args(["-j", "2"]));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        order_line(&stderr).ends_with("; representatives' residues held in memory"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == from_file.reduced,
+        "reduced FASTA differs"
+    );
+    assert!(
+        std::fs::read(&deltas).unwrap() == from_file.deltas,
+        "deltas differ"
+    );
+    assert_eq!(std::fs::read_to_string(&tsv).unwrap(), from_file.tsv);
+}
+
+#[test]
 fn deltas_past_the_table_budget_are_recomputed_identically() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.fa");
@@ -196,9 +284,9 @@ fn deltas_past_the_table_budget_are_recomputed_identically() {
         .env("LONGEST_FIRST_TEST_DELTA_BUDGET", "2000"));
     let stderr = String::from_utf8_lossy(&tight.stderr);
     let recomputed: u64 = order_line(&stderr)
-        .rsplit(", ")
+        .split(" deltas recomputed")
         .next()
-        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(recomputed > 100, "{stderr}");

@@ -14,10 +14,12 @@ use crate::bio::kmer::KmerCoder;
 use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
-use crate::reduce::index::{QueryScratch, RepIndex, RepSeq};
+use crate::reduce::index::{IndexedRep, QueryScratch, RepIndex, RepSeq, Residues};
 use crate::reduce::rep_cache::{RepCache, RepProfile};
+use crate::reduce::residue_file::ResidueFile;
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// Per-run decision parameters.
 #[derive(Clone, Debug)]
@@ -244,6 +246,10 @@ pub struct Decider {
     votes: FxHashMap<i64, u32>,
     /// The reference cache (`performance.cache_alignments`), when on.
     cache: Option<RepCache>,
+    /// Where representatives' residues not held in memory are read back from.
+    residue_file: Option<Arc<ResidueFile>>,
+    /// The raw bytes of the last record read back.
+    raw: Vec<u8>,
     pub stats: DecideStats,
 }
 
@@ -279,8 +285,32 @@ impl Decider {
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),
             cache: None,
+            residue_file: None,
+            raw: Vec::new(),
             stats: DecideStats::default(),
         }
+    }
+
+    /// Read residues of representatives indexed as [`Residues::InFile`] from `file`.
+    pub fn with_residue_file(mut self, file: Option<Arc<ResidueFile>>) -> Decider {
+        self.residue_file = file;
+        self
+    }
+
+    /// `rep`'s residues in hand: shared when held, read back from the input file otherwise.
+    /// `None` if that read failed; the file keeps the error and the run fails with it.
+    fn load(&mut self, rep: &IndexedRep) -> Option<RepSeq> {
+        let seq = match &rep.residues {
+            Residues::Held(seq) => Arc::clone(seq),
+            Residues::InFile(span) => {
+                let file = self.residue_file.as_ref()?;
+                file.residues(*span, &mut self.raw)?.into()
+            }
+        };
+        Some(RepSeq {
+            ordinal: rep.ordinal,
+            seq,
+        })
     }
 
     /// Keep representative profiles in a cache of `capacity_bytes` (see `reduce::rep_cache`);
@@ -312,7 +342,14 @@ impl Decider {
         seq: &[u8],
         features: &Features,
     ) -> Option<Join> {
-        let rep = index.read().exact(features.exact_hash, seq).cloned()?;
+        let rep = index
+            .read()
+            .exact_candidate(features.exact_hash, seq.len())
+            .cloned()?;
+        let rep = self.load(&rep)?;
+        if !rep.seq.eq_ignore_ascii_case(seq) {
+            return None; // a hash collision
+        }
         self.stats.exact_hits += 1;
         Some(exact_join(seq, &rep))
     }
@@ -351,7 +388,7 @@ impl Decider {
             }
             let k = self.params.coder.k;
             let member = (seq.len(), features.kmers.len() as u32);
-            let mut candidates: Vec<RepSeq> = Vec::new();
+            let mut candidates: Vec<IndexedRep> = Vec::new();
             for &(ordinal, shared) in &self.shared {
                 if candidates.len() >= budget {
                     break;
@@ -389,7 +426,10 @@ impl Decider {
         let mut tried = Vec::with_capacity(candidates.len());
         for rep in &candidates {
             tried.push(rep.ordinal);
-            if let Some(join) = self.try_join(seq, rep) {
+            let Some(rep) = self.load(rep) else {
+                continue; // the run fails with the read's error
+            };
+            if let Some(join) = self.try_join(seq, &rep) {
                 return Verdict::Member(join);
             }
         }

@@ -10,6 +10,7 @@
 use crate::bio::kmer::KmerCoder;
 use crate::bio::sketch::Sketch;
 use crate::config::PrefetchHint;
+use crate::reduce::residue_file::FileSpan;
 use crate::reduce::sparse_heads::{Head, SparseHeads, MAX_VALUE};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -73,18 +74,32 @@ enum Heads {
     Sparse(SparseHeads),
 }
 
-/// An indexed representative's sequence and what queries need about it.
+/// A representative's residues in hand, for aligning against.
 #[derive(Clone)]
 pub struct RepSeq {
     pub ordinal: u32,
     /// Residues exactly as in the input (case kept).
     pub seq: Arc<[u8]>,
-    /// Number of distinct k-mers.
-    pub distinct: u32,
+}
+
+/// Where an indexed representative's residues are.
+#[derive(Clone, Debug)]
+pub enum Residues {
+    /// In memory: streams, compressed inputs, arrival order.
+    Held(Arc<[u8]>),
+    /// In the input file, read back for each pair (`reduce::residue_file`): longest first.
+    InFile(FileSpan),
+}
+
+/// An indexed representative: its ordinal and where its residues are.
+#[derive(Clone, Debug)]
+pub struct IndexedRep {
+    pub ordinal: u32,
+    pub residues: Residues,
 }
 
 struct Slot {
-    rep: RepSeq,
+    rep: IndexedRep,
     exact_hash: u64,
     last_used: u64,
 }
@@ -196,6 +211,8 @@ pub struct RepIndex {
     /// evicted or never indexed.
     alive: Vec<Option<Slot>>,
     alive_count: usize,
+    /// Alive representatives whose residues are held in memory.
+    held_count: usize,
     /// Case-insensitive sequence hash -> representative, for exact duplicates.
     exact: FxHashMap<u64, u32>,
     /// The oldest alive representatives, (last used, ordinal) descending, so the least
@@ -263,10 +280,13 @@ impl Drop for RepIndex {
 
 /// Approximate heap cost of one alive representative besides its residues, its postings and
 /// its slot in `alive` (counted by capacity), for the budget: the exact-hash entry (a 16-byte
-/// bucket at hashbrown's load, about 27), the residues' allocation header (16) and their
-/// size-class rounding (jemalloc's classes are a quarter of a power of two apart: about 35 for
-/// a 350-residue protein). It was 96 while an ordered set of (last used, ordinal) was kept.
-const PER_REP_OVERHEAD: usize = 80;
+/// bucket at hashbrown's load, about 27). It was 66 more while an ordered set of (last used,
+/// ordinal) was kept.
+const PER_REP_OVERHEAD: usize = 30;
+/// On top of [`PER_REP_OVERHEAD`] for residues held in memory: their allocation header (16)
+/// and size-class rounding (jemalloc's classes are a quarter of a power of two apart: about 35
+/// for a 350-residue protein).
+const HELD_OVERHEAD: usize = 50;
 
 impl RepIndex {
     pub fn new(coder: KmerCoder, budget: usize) -> RepIndex {
@@ -317,6 +337,7 @@ impl RepIndex {
             garbage_nodes: 0,
             alive: Vec::new(),
             alive_count: 0,
+            held_count: 0,
             exact: FxHashMap::default(),
             evict_next: Vec::new(),
             next_ordinal: 0,
@@ -444,6 +465,7 @@ impl RepIndex {
             + self.meta.len() * std::mem::size_of::<(u32, u32)>()
             + self.alive_bits.len() * 8
             + self.alive_count * PER_REP_OVERHEAD
+            + self.held_count * HELD_OVERHEAD
             + self.alive.capacity() * std::mem::size_of::<Option<Slot>>()
     }
 
@@ -470,15 +492,17 @@ impl RepIndex {
     }
 
     /// The alive representative with this ordinal.
-    pub fn get(&self, ordinal: u32) -> Option<&RepSeq> {
+    pub fn get(&self, ordinal: u32) -> Option<&IndexedRep> {
         self.alive.get(ordinal as usize)?.as_ref().map(|s| &s.rep)
     }
 
-    /// An alive representative whose residues equal `seq` ignoring case.
-    pub fn exact(&self, hash: u64, seq: &[u8]) -> Option<&RepSeq> {
+    /// The alive representative whose case-insensitive residue hash is `hash` and whose length
+    /// is `len`: the only one that can be an exact duplicate of such a record. The caller
+    /// compares the residues (they may be in the file).
+    pub fn exact_candidate(&self, hash: u64, len: usize) -> Option<&IndexedRep> {
         let ordinal = *self.exact.get(&hash)?;
         let rep = self.get(ordinal)?;
-        (rep.seq.len() == seq.len() && rep.seq.eq_ignore_ascii_case(seq)).then_some(rep)
+        (self.meta(ordinal).0 as usize == len).then_some(rep)
     }
 
     /// Count, for every representative with ordinal >= `since` still in the chains, how many of
@@ -628,14 +652,33 @@ impl RepIndex {
         exact_hash: u64,
         record_ordinal: u64,
     ) -> u32 {
+        let len = seq.len();
+        self.publish_residues(Residues::Held(seq), len, kmers, exact_hash, record_ordinal)
+    }
+
+    /// [`Self::publish`] for residues held or in the file (`len` of them). Only held residues
+    /// count in the index's bytes.
+    pub fn publish_residues(
+        &mut self,
+        residues: Residues,
+        len: usize,
+        kmers: &[u64],
+        exact_hash: u64,
+        record_ordinal: u64,
+    ) -> u32 {
+        let (held, held_overhead) = match &residues {
+            Residues::Held(seq) => (seq.len(), HELD_OVERHEAD),
+            Residues::InFile(_) => (0, 0),
+        };
         let ordinal = self.next_ordinal;
         self.next_ordinal += 1;
         self.meta
-            .push((seq.len().min(u32::MAX as usize) as u32, kmers.len() as u32));
+            .push((len.min(u32::MAX as usize) as u32, kmers.len() as u32));
         if ordinal.is_multiple_of(64) {
             self.alive_bits.push(0);
         }
-        let new_bytes = seq.len() + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD;
+        let new_bytes =
+            held + kmers.len() * std::mem::size_of::<Node>() + PER_REP_OVERHEAD + held_overhead;
         // Sparse heads hold ordinals and chain indices below 2^31, and a key's first sharer
         // adds two postings.
         let (nodes_needed, cap) = match self.heads {
@@ -682,22 +725,18 @@ impl RepIndex {
                 }
             }
         }
-        self.seq_bytes += seq.len();
+        self.seq_bytes += held;
         self.alive_bits[ordinal as usize / 64] |= 1 << (ordinal % 64);
         self.exact.entry(exact_hash).or_insert(ordinal);
-        let distinct = kmers.len() as u32;
         // Grown by an eighth, like the postings: a doubled array could hold twice what it uses.
         if self.alive.len() == self.alive.capacity() {
             self.alive.reserve_exact((self.alive.len() / 8).max(1024));
         }
         self.alive.resize_with(ordinal as usize, || None);
         self.alive_count += 1;
+        self.held_count += matches!(residues, Residues::Held(_)) as usize;
         self.alive.push(Some(Slot {
-            rep: RepSeq {
-                ordinal,
-                seq,
-                distinct,
-            },
+            rep: IndexedRep { ordinal, residues },
             exact_hash,
             last_used: record_ordinal,
         }));
@@ -730,8 +769,11 @@ impl RepIndex {
         if let Some(slot) = self.alive.get_mut(ordinal as usize).and_then(Option::take) {
             self.alive_count -= 1;
             self.alive_bits[ordinal as usize / 64] &= !(1 << (ordinal % 64));
-            self.seq_bytes -= slot.rep.seq.len();
-            self.garbage_nodes += slot.rep.distinct as usize;
+            if let Residues::Held(seq) = &slot.rep.residues {
+                self.seq_bytes -= seq.len();
+                self.held_count -= 1;
+            }
+            self.garbage_nodes += self.meta[ordinal as usize].1 as usize;
             if self.exact.get(&slot.exact_hash) == Some(&ordinal) {
                 self.exact.remove(&slot.exact_hash);
             }
@@ -915,8 +957,9 @@ mod tests {
         out.clear();
         index.shared_counts(&q, 1, &mut hits, &mut out);
         assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(index.exact(0, b"acgtacggttca").map(|r| r.ordinal), Some(0));
-        assert!(index.exact(0, b"ACGTACGGTTCC").is_none());
+        assert_eq!(index.exact_candidate(0, 12).map(|r| r.ordinal), Some(0));
+        assert!(index.exact_candidate(0, 11).is_none());
+        assert!(index.exact_candidate(3, 12).is_none());
     }
 
     /// Few hits (sorted) and many hits (counted per representative) give the same pairs as a

@@ -31,6 +31,7 @@ use crate::fasta::record::Chunk;
 use crate::reduce::decide::{Decider, Join};
 use crate::reduce::emit::{EmitCounts, Emitter, MemberOut, Outputs};
 use crate::reduce::index::RepSeq;
+use crate::reduce::residue_file::{FileSpan, ResidueFile};
 use crate::reduce::ReduceError;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -62,21 +63,17 @@ pub struct PassReads {
 }
 
 /// Where a record sits in the file.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    offset: u64,
-    raw_len: u32,
-    seq_len: u32,
-}
+type Span = FileSpan;
 
 /// A file scanned and sorted, ready to be replayed longest first.
 pub struct Plan {
     path: PathBuf,
     /// How the input was opened for the scan: pass 3 reads it the same way.
     spec: InputSpec,
-    spans: Vec<Span>,
+    /// By input index; shared with the deciding pass's [`ResidueFile`].
+    spans: Arc<[Span]>,
     /// Decision position -> input index.
-    order: Vec<u32>,
+    order: Arc<[u32]>,
     pub scan_seconds: f64,
     /// The scan's reads (after the prefix the caller had read).
     pub scan_reads: PassReads,
@@ -154,8 +151,8 @@ pub fn plan(
     Ok(Choice::LongestFirst(Plan {
         path: path.to_path_buf(),
         spec: spec.clone(),
-        spans,
-        order,
+        spans: spans.into(),
+        order: order.into(),
         scan_seconds: started.elapsed().as_secs_f64(),
         scan_reads,
     }))
@@ -281,7 +278,17 @@ impl Plan {
 
     /// Bytes the plan itself holds.
     pub fn bytes(&self) -> usize {
-        self.spans.capacity() * std::mem::size_of::<Span>() + self.order.capacity() * 4
+        self.spans.len() * std::mem::size_of::<Span>() + self.order.len() * 4
+    }
+
+    /// The input file, for reading representatives' residues back during the deciding pass
+    /// (`reduce::residue_file`).
+    pub fn residue_file(&self) -> Result<ResidueFile, ReduceError> {
+        ResidueFile::open(
+            self.path.clone(),
+            Arc::clone(&self.spans),
+            Arc::clone(&self.order),
+        )
     }
 }
 
@@ -441,7 +448,6 @@ pub fn write_in_input_order(
                             let rep_seq = RepSeq {
                                 ordinal: *rep,
                                 seq: Arc::from(rep_seq),
-                                distinct: 0,
                             };
                             decider
                                 .rejoin(&record.seq, &rep_seq, *exact)

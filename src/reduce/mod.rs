@@ -27,6 +27,7 @@ mod profile_html;
 mod profile_text;
 pub mod rep_cache;
 pub mod report;
+pub mod residue_file;
 mod sparse_heads;
 pub mod summary;
 pub mod writer;

@@ -38,6 +38,9 @@ const ALPHABET_PREFIX: usize = 1 << 20;
 /// The sampler's period: memory and queue fill every 100 ms (one /proc read and a lock per
 /// channel; costs nothing measurable, see README "Profiling").
 const SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Environment variable that keeps representatives' residues in memory in longest-first runs, for
+/// tests only (they compare it with reading them back).
+const TEST_HOLD_RESIDUES: &str = "LONGEST_FIRST_TEST_HOLD_RESIDUES";
 
 /// Everything `reduce` needs, already validated.
 #[derive(Clone, Debug)]
@@ -304,6 +307,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         }
         Choice::InputOrder(note) => (None, note),
     };
+    // Replayed from a file that stays put: representatives' residues are read back from it
+    // rather than held (`reduce::residue_file`); a test hook holds them, to compare the two.
+    let residue_file = match &plan {
+        Some(plan) if std::env::var_os(TEST_HOLD_RESIDUES).is_none() => {
+            Some(Arc::new(plan.residue_file()?))
+        }
+        _ => None,
+    };
     let coder = match seed {
         Some(seed) => KmerCoder::spaced(alphabet, seed),
         None => KmerCoder::new(alphabet, k),
@@ -568,6 +579,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let index = Arc::clone(&index);
         let live = Arc::clone(&live);
         let (params, cells) = (params.clone(), budgets.aligner_cells);
+        let residue_file = residue_file.clone();
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
             if let Some(pinning) = &pinning {
                 pinning.pin_aligner(i);
@@ -577,7 +589,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             let mut decider = CachePlan::attach(
                 &caches,
                 Decider::new(params, aligner_for(alphabet, cells, simd)),
-            );
+            )
+            .with_residue_file(residue_file);
             let counters = metrics::counters();
             while let Some(SketchedChunk { chunk, features }) = rx.recv(&counters) {
                 let span = metrics::span("chunk");
@@ -646,8 +659,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 ))
             }
         };
+        let residue_file = residue_file.clone();
         stage::spawn("writer", move || -> Result<_, ReduceError> {
-            let mut writer = Writer::new(index, decider, destination);
+            let mut writer = Writer::new(index, decider, destination, residue_file);
             let counters = metrics::counters();
             loop {
                 let next = {
@@ -754,6 +768,16 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     };
     stats.add(&writer_stats);
     cache_rows.push(("writer".to_string(), writer_stats.cache));
+    // A representative's residues could not be read back: its pairs were not aligned, so the
+    // decisions are not to be trusted, and nothing has been written yet.
+    let residue_reads = match &residue_file {
+        Some(file) => match file.take_error() {
+            Some(error) => return Err(error),
+            None => Some(file.reads()),
+        },
+        None => None,
+    };
+    drop(residue_file);
     // Deciding is over: read what the summary needs from the index, then free it, so the
     // longest-first write pass does not hold it too (at 500k proteins the resident set fell
     // from 816 to 344 MiB here). The huge-page and locked figures are read now, while the
@@ -807,6 +831,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 written.recomputed
             ));
             debug_assert_eq!(dropped, written.recomputed);
+            match residue_reads {
+                Some(r) => order_note.push_str(&format!(
+                    "; representatives' residues read back from the file, not held ({} reads, {:.1} MiB)",
+                    r.reads,
+                    r.bytes as f64 / (1024.0 * 1024.0)
+                )),
+                None => order_note.push_str("; representatives' residues held in memory"),
+            }
             written.sinks
         }
         _ => {

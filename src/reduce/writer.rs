@@ -8,8 +8,9 @@
 use crate::fasta::record::{Chunk, Record};
 use crate::reduce::decide::{Decider, Features, Join, Verdict};
 use crate::reduce::emit::{EmitCounts, Emitter, MemberOut};
-use crate::reduce::index::RepIndex;
+use crate::reduce::index::{RepIndex, Residues};
 use crate::reduce::longest_first::Decisions;
+use crate::reduce::residue_file::ResidueFile;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use talaria_stages::sink::{Sink, SinkError};
@@ -85,16 +86,25 @@ pub struct Writer {
     /// LRU touches not yet applied; eviction reads them only when publishing, so applying them
     /// just before each publish is exactly equivalent to applying them at once.
     pending_touches: Vec<(u32, u64)>,
+    /// When records are replayed from a file: new representatives are indexed by where their
+    /// residues are in it, not with a copy of them.
+    residue_file: Option<Arc<ResidueFile>>,
 }
 
 impl Writer {
-    pub fn new(index: Arc<RwLock<RepIndex>>, decider: Decider, destination: Destination) -> Writer {
+    pub fn new(
+        index: Arc<RwLock<RepIndex>>,
+        decider: Decider,
+        destination: Destination,
+        residue_file: Option<Arc<ResidueFile>>,
+    ) -> Writer {
         Writer {
             index,
-            decider,
+            decider: decider.with_residue_file(residue_file.clone()),
             destination,
             counts: WriterCounts::default(),
             pending_touches: Vec::new(),
+            residue_file,
         }
     }
 
@@ -192,8 +202,18 @@ impl Writer {
         features: &Features,
     ) -> Result<(), SinkError> {
         self.flush_touches();
-        let ordinal = self.index.write().publish(
-            Arc::from(record.seq.as_slice()),
+        // The replay's record ordinal is its decision position.
+        let residues = match self
+            .residue_file
+            .as_ref()
+            .and_then(|f| f.span_at(record.ordinal))
+        {
+            Some(span) if span.seq_len as usize == record.seq.len() => Residues::InFile(span),
+            _ => Residues::Held(Arc::from(record.seq.as_slice())),
+        };
+        let ordinal = self.index.write().publish_residues(
+            residues,
+            record.seq.len(),
             &features.kmers,
             features.exact_hash,
             record.ordinal,
