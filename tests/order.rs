@@ -85,6 +85,14 @@ fn order_line(stderr: &str) -> &str {
         .trim()
 }
 
+fn residues_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("residues: "))
+        .unwrap_or_else(|| panic!("no residues line:\n{stderr}"))
+        .trim()
+}
+
 #[test]
 fn longest_first_makes_the_longer_record_the_representative_and_keeps_input_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,9 +210,9 @@ fn residues_read_back_from_the_file_decide_exactly_as_residues_held() {
     }
     std::fs::write(&input, &mixed).unwrap();
     let from_file = reduce_file(dir.path(), &input, &["-j", "2"]);
-    let line = order_line(&from_file.stderr);
+    let line = residues_line(&from_file.stderr);
     assert!(
-        line.contains("representatives' residues read back from the file, not held ("),
+        line.starts_with("residues: read back from the input file, not held ("),
         "{line}"
     );
     let reads: u64 = line
@@ -217,7 +225,7 @@ fn residues_read_back_from_the_file_decide_exactly_as_residues_held() {
     assert!(from_file.tsv.lines().any(|l| l.ends_with("-dup")));
 
     let mut held = talaria();
-    held.env("LONGEST_FIRST_TEST_HOLD_RESIDUES", "1");
+    held.env("REDUCE_TEST_HOLD_RESIDUES", "1");
     let out = dir.path().join("held.fa");
     let deltas = dir.path().join("held.delta");
     let tsv = dir.path().join("held.tsv");
@@ -233,8 +241,9 @@ fn residues_read_back_from_the_file_decide_exactly_as_residues_held() {
         .arg(&tsv)
         .args(["-j", "2"]));
     let stderr = String::from_utf8_lossy(&done.stderr);
-    assert!(
-        order_line(&stderr).ends_with("; representatives' residues held in memory"),
+    assert_eq!(
+        residues_line(&stderr),
+        "residues: held in memory",
         "{stderr}"
     );
     assert!(
@@ -295,6 +304,80 @@ fn deltas_past_the_table_budget_are_recomputed_identically() {
         std::fs::read(&deltas).unwrap() == roomy.deltas,
         "recomputed deltas differ"
     );
+}
+
+/// A stream's representatives go to a spill file a MiB at a time and are read back from it:
+/// the same outputs as holding them, whatever the thread count.
+#[test]
+fn a_streams_spilled_residues_decide_exactly_as_residues_held() {
+    let dir = tempfile::tempdir().unwrap();
+    // Over 3 MB of representatives' residues: three spill batches and some held at the end.
+    let text = families(&Families {
+        families: 6000,
+        members: 2,
+        length: 400,
+        divergence: 0.05,
+        seed: 23,
+        ..Families::default()
+    });
+    let run_stdin = |tag: &str, hold: bool, threads: &str| {
+        let (out, deltas) = (
+            dir.path().join(format!("{tag}.fa")),
+            dir.path().join(format!("{tag}.d")),
+        );
+        let mut cmd = talaria();
+        if hold {
+            cmd.env("REDUCE_TEST_HOLD_RESIDUES", "1");
+        }
+        let mut child = cmd
+            .args(["reduce", "-i", "-", "-j", threads, "-o"])
+            .arg(&out)
+            .arg("-m")
+            .arg(&deltas)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = text.clone();
+        let w = std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+        let done = child.wait_with_output().unwrap();
+        w.join().unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        (
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&deltas).unwrap(),
+            String::from_utf8_lossy(&done.stderr).into_owned(),
+        )
+    };
+    let held = run_stdin("held", true, "2");
+    assert_eq!(residues_line(&held.2), "residues: held in memory");
+    for threads in ["1", "2"] {
+        let spilled = run_stdin("spilled", false, threads);
+        let line = residues_line(&spilled.2);
+        assert!(
+            line.starts_with("residues: spilled to a temporary file a MiB at a time, not held ("),
+            "{line}"
+        );
+        // Whole batches only: the last, partial one stays held.
+        assert!(line.contains("(3.0 MiB written; "), "{line}");
+        let reads: u64 = line
+            .split("written; ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(reads > 0, "{line}");
+        assert!(spilled.0 == held.0, "-j {threads}: reduced FASTA differs");
+        assert!(spilled.1 == held.1, "-j {threads}: deltas differ");
+    }
 }
 
 #[test]

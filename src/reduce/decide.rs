@@ -306,6 +306,9 @@ impl Decider {
                 let file = self.residue_file.as_ref()?;
                 file.residues(*span, &mut self.raw)?.into()
             }
+            Residues::Spilled { offset, len } => {
+                self.residue_file.as_ref()?.spilled(*offset, *len)?.into()
+            }
         };
         Some(RepSeq {
             ordinal: rep.ordinal,

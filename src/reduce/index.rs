@@ -89,6 +89,8 @@ pub enum Residues {
     Held(Arc<[u8]>),
     /// In the input file, read back for each pair (`reduce::residue_file`): longest first.
     InFile(FileSpan),
+    /// In the writer's spill file (streams and compressed input): `len` bytes at `offset`.
+    Spilled { offset: u64, len: u32 },
 }
 
 /// An indexed representative: its ordinal and where its residues are.
@@ -636,6 +638,27 @@ impl RepIndex {
         }
     }
 
+    /// The writer wrote the held residues of `reps` (ordinal, offset in the batch) to the spill
+    /// file, the batch at `base`: those still indexed now point there, and their residues are
+    /// no longer counted (or held: the Arc's last owner is gone).
+    pub fn spilled(&mut self, reps: &[(u32, u32)], base: u64) {
+        for &(ordinal, at) in reps {
+            let Some(Some(slot)) = self.alive.get_mut(ordinal as usize) else {
+                continue; // evicted since
+            };
+            let Residues::Held(seq) = &slot.rep.residues else {
+                continue;
+            };
+            let len = seq.len();
+            slot.rep.residues = Residues::Spilled {
+                offset: base + at as u64,
+                len: len as u32,
+            };
+            self.seq_bytes -= len;
+            self.held_count -= 1;
+        }
+    }
+
     /// Record that a member joined `ordinal` at record `record_ordinal` (for LRU eviction).
     pub fn touch(&mut self, ordinal: u32, record_ordinal: u64) {
         if let Some(Some(slot)) = self.alive.get_mut(ordinal as usize) {
@@ -668,7 +691,7 @@ impl RepIndex {
     ) -> u32 {
         let (held, held_overhead) = match &residues {
             Residues::Held(seq) => (seq.len(), HELD_OVERHEAD),
-            Residues::InFile(_) => (0, 0),
+            Residues::InFile(_) | Residues::Spilled { .. } => (0, 0),
         };
         let ordinal = self.next_ordinal;
         self.next_ordinal += 1;

@@ -17,6 +17,7 @@ use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
 use crate::reduce::longest_first::{self, Choice, Decisions};
+use crate::reduce::residue_file::ResidueFile;
 use crate::reduce::summary::Summary;
 use crate::reduce::writer::{DecidedChunk, Destination, Finished, Outputs, Writer};
 use parking_lot::{Mutex, RwLock};
@@ -38,9 +39,9 @@ const ALPHABET_PREFIX: usize = 1 << 20;
 /// The sampler's period: memory and queue fill every 100 ms (one /proc read and a lock per
 /// channel; costs nothing measurable, see README "Profiling").
 const SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-/// Environment variable that keeps representatives' residues in memory in longest-first runs, for
-/// tests only (they compare it with reading them back).
-const TEST_HOLD_RESIDUES: &str = "LONGEST_FIRST_TEST_HOLD_RESIDUES";
+/// Environment variable that keeps representatives' residues in memory (no read-back from the
+/// input, no spill file), for tests only (they compare it with reading them back).
+const TEST_HOLD_RESIDUES: &str = "REDUCE_TEST_HOLD_RESIDUES";
 
 /// Everything `reduce` needs, already validated.
 #[derive(Clone, Debug)]
@@ -308,12 +309,19 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         Choice::InputOrder(note) => (None, note),
     };
     // Replayed from a file that stays put: representatives' residues are read back from it
-    // rather than held (`reduce::residue_file`); a test hook holds them, to compare the two.
+    // rather than held; a stream's go to a spill file (`reduce::residue_file`). A test hook
+    // holds them, to compare.
+    let mut no_spill = None;
     let residue_file = match &plan {
-        Some(plan) if std::env::var_os(TEST_HOLD_RESIDUES).is_none() => {
-            Some(Arc::new(plan.residue_file()?))
-        }
-        _ => None,
+        _ if std::env::var_os(TEST_HOLD_RESIDUES).is_some() => None,
+        Some(plan) => Some(Arc::new(plan.residue_file()?)),
+        None => match ResidueFile::spill(cfg.performance.memory_limit) {
+            Ok(file) => Some(Arc::new(file)),
+            Err(why) => {
+                no_spill = Some(why);
+                None
+            }
+        },
     };
     let coder = match seed {
         Some(seed) => KmerCoder::spaced(alphabet, seed),
@@ -778,6 +786,25 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         None => None,
     };
     drop(residue_file);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let residues_note = match residue_reads {
+        Some(r) if plan.is_some() => format!(
+            "read back from the input file, not held ({} reads, {:.1} MiB)",
+            r.reads,
+            mib(r.bytes)
+        ),
+        Some(r) => format!(
+            "spilled to a temporary file a MiB at a time, not held ({:.1} MiB written; {} reads, {:.1} MiB){}",
+            mib(r.spilled),
+            r.reads,
+            mib(r.bytes),
+            r.spill_stopped.map(|why| format!("; {why}")).unwrap_or_default()
+        ),
+        None => match no_spill {
+            Some(why) => format!("held in memory ({why})"),
+            None => "held in memory".to_string(),
+        },
+    };
     // Deciding is over: read what the summary needs from the index, then free it, so the
     // longest-first write pass does not hold it too (at 500k proteins the resident set fell
     // from 816 to 344 MiB here). The huge-page and locked figures are read now, while the
@@ -831,14 +858,6 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
                 written.recomputed
             ));
             debug_assert_eq!(dropped, written.recomputed);
-            match residue_reads {
-                Some(r) => order_note.push_str(&format!(
-                    "; representatives' residues read back from the file, not held ({} reads, {:.1} MiB)",
-                    r.reads,
-                    r.bytes as f64 / (1024.0 * 1024.0)
-                )),
-                None => order_note.push_str("; representatives' residues held in memory"),
-            }
             written.sinks
         }
         _ => {
@@ -930,6 +949,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         seed: coder.seed().map(|s| s.pattern()),
         threshold: params.threshold,
         order: order_note,
+        residues: residues_note,
         threads: workers,
         records: counts.records,
         representatives: counts.representatives,

@@ -11,6 +11,14 @@
 //! means the file changed or broke under the run: the first such error is kept here, the run
 //! fails with it after the deciding pass, and nothing is written (longest-first outputs are
 //! written only after every decision).
+//!
+//! Streams and compressed input are read once, so there is no file to read back from; there the
+//! writer spills representatives' residues to an unnamed temporary file instead (`TMPDIR`, gone
+//! when the run ends), a batch of about [`SPILL_BATCH`] bytes at a time, at most as many bytes as
+//! `--memory-limit` (so a run never puts more on disk than it was allowed in memory). Until
+//! their batch is written they are held. A spill that cannot be created or written only ends
+//! the spilling (the rest is held, and the summary says why); a spilled record that cannot be
+//! read back fails the run, before the outputs get their final names.
 
 use crate::fasta::chunker::Chunker;
 use crate::reduce::ReduceError;
@@ -31,23 +39,37 @@ pub struct FileSpan {
     pub seq_len: u32,
 }
 
-/// The input file and the span of every record in decision order.
+/// Bytes of residues the writer collects before it writes them to the spill file.
+pub const SPILL_BATCH: usize = 1 << 20;
+
+/// The input file and the span of every record in decision order, or a spill file.
 pub struct ResidueFile {
     path: PathBuf,
     file: std::fs::File,
-    /// Decision position -> span.
+    /// Decision position -> span (empty for a spill file).
     spans: Arc<[FileSpan]>,
     order: Arc<[u32]>,
+    /// A spill file: bytes written, the most it may hold, and why spilling stopped.
+    spill: Option<Spill>,
     failed: Mutex<Option<ReduceError>>,
     reads: AtomicU64,
     bytes: AtomicU64,
 }
 
+struct Spill {
+    written: AtomicU64,
+    cap: u64,
+    stopped: Mutex<Option<String>>,
+}
+
 /// What the reads cost, for the summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResidueReads {
     pub reads: u64,
     pub bytes: u64,
+    /// Spill files: bytes written to it, and why spilling stopped (if it did).
+    pub spilled: u64,
+    pub spill_stopped: Option<String>,
 }
 
 impl ResidueFile {
@@ -64,10 +86,85 @@ impl ResidueFile {
             file,
             spans,
             order,
+            spill: None,
             failed: Mutex::new(None),
             reads: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         })
+    }
+
+    /// An unnamed temporary file for the residues of up to `cap` bytes of representatives;
+    /// `Err(why)` if none can be made here.
+    pub fn spill(cap: u64) -> Result<ResidueFile, String> {
+        let file = tempfile::tempfile().map_err(|e| {
+            format!(
+                "no temporary file in {}: {e}",
+                std::env::temp_dir().display()
+            )
+        })?;
+        Ok(ResidueFile {
+            path: std::env::temp_dir().join("(talaria spill file)"),
+            file,
+            spans: Arc::from(Vec::new()),
+            order: Arc::from(Vec::new()),
+            spill: Some(Spill {
+                written: AtomicU64::new(0),
+                cap,
+                stopped: Mutex::new(None),
+            }),
+            failed: Mutex::new(None),
+            reads: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        })
+    }
+
+    pub fn is_spill(&self) -> bool {
+        self.spill.is_some()
+    }
+
+    /// Writes `batch` at the end of the spill file: its offset there, or `None` once spilling
+    /// has stopped (full, or a write failed: the reason is kept for the summary). Only the
+    /// writer stage appends.
+    pub fn append(&self, batch: &[u8]) -> Option<u64> {
+        let spill = self.spill.as_ref()?;
+        if spill.stopped.lock().is_some() {
+            return None;
+        }
+        let at = spill.written.load(Ordering::Relaxed);
+        if at + batch.len() as u64 > spill.cap {
+            *spill.stopped.lock() = Some(format!(
+                "the spill file reached {} MiB, the memory limit; later ones are held",
+                spill.cap >> 20
+            ));
+            return None;
+        }
+        if let Err(e) = self.file.write_all_at(batch, at) {
+            *spill.stopped.lock() = Some(format!(
+                "writing the spill file failed ({e}); later ones are held"
+            ));
+            return None;
+        }
+        spill
+            .written
+            .store(at + batch.len() as u64, Ordering::Relaxed);
+        Some(at)
+    }
+
+    /// `len` residues the writer spilled at `offset`; `None` (with the error kept for the end
+    /// of the run) if they cannot be read back.
+    pub fn spilled(&self, offset: u64, len: u32) -> Option<Vec<u8>> {
+        let mut seq = vec![0u8; len as usize];
+        match self.file.read_exact_at(&mut seq, offset) {
+            Ok(()) => {
+                self.reads.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                Some(seq)
+            }
+            Err(e) => {
+                self.failed.lock().get_or_insert(read_error(&self.path, &e));
+                None
+            }
+        }
     }
 
     /// The span of the record decided at `position` (the replay's record ordinal).
@@ -129,6 +226,11 @@ impl ResidueFile {
         ResidueReads {
             reads: self.reads.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
+            spilled: self
+                .spill
+                .as_ref()
+                .map_or(0, |s| s.written.load(Ordering::Relaxed)),
+            spill_stopped: self.spill.as_ref().and_then(|s| s.stopped.lock().clone()),
         }
     }
 }
@@ -216,6 +318,25 @@ mod tests {
         assert_eq!(seqs[4], b"A>CAC\r");
         assert_eq!(file.reads().reads, spans.len() as u64);
         assert!(file.take_error().is_none());
+    }
+
+    #[test]
+    fn a_spill_file_gives_back_what_was_written_up_to_its_cap() {
+        let file = ResidueFile::spill(10).unwrap();
+        assert!(file.is_spill());
+        assert_eq!(file.append(b"MKV"), Some(0));
+        assert_eq!(file.append(b"acgtn"), Some(3));
+        assert_eq!(file.spilled(3, 5).unwrap(), b"acgtn");
+        assert_eq!(file.spilled(0, 3).unwrap(), b"MKV");
+        // Past the cap: refused, and spilling stops for good.
+        assert_eq!(file.append(b"WWW"), None);
+        assert_eq!(file.append(b"W"), None);
+        let reads = file.reads();
+        assert_eq!((reads.reads, reads.bytes, reads.spilled), (2, 8, 8));
+        assert!(reads.spill_stopped.unwrap().contains("memory limit"));
+        // Reading past the end is an error kept for the end of the run.
+        assert!(file.spilled(6, 5).is_none());
+        assert!(file.take_error().is_some());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Summary {
     pub threshold: f64,
     /// The order records were decided in, and why (`reduce::longest_first`).
     pub order: String,
+    /// Where the representatives' residues were kept (`reduce::residue_file`).
+    pub residues: String,
     pub threads: usize,
     pub records: u64,
     pub representatives: u64,
@@ -158,7 +160,7 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  input: {} ({}), {} k={}{}, threshold {}\n  order: {}\n  reader: {}",
+            "  input: {} ({}), {} k={}{}, threshold {}\n  order: {}\n  residues: {}\n  reader: {}",
             self.input_name,
             self.compression,
             self.alphabet,
@@ -166,6 +168,7 @@ impl fmt::Display for Summary {
             search_note(self),
             self.threshold,
             self.order,
+            self.residues,
             self.reader
         )?;
         writeln!(

@@ -10,7 +10,7 @@ use crate::reduce::decide::{Decider, Features, Join, Verdict};
 use crate::reduce::emit::{EmitCounts, Emitter, MemberOut};
 use crate::reduce::index::{RepIndex, Residues};
 use crate::reduce::longest_first::Decisions;
-use crate::reduce::residue_file::ResidueFile;
+use crate::reduce::residue_file::{ResidueFile, SPILL_BATCH};
 use parking_lot::RwLock;
 use std::sync::Arc;
 use talaria_stages::sink::{Sink, SinkError};
@@ -87,8 +87,12 @@ pub struct Writer {
     /// just before each publish is exactly equivalent to applying them at once.
     pending_touches: Vec<(u32, u64)>,
     /// When records are replayed from a file: new representatives are indexed by where their
-    /// residues are in it, not with a copy of them.
+    /// residues are in it, not with a copy of them. A spill file (streams): their residues are
+    /// collected in `spill_batch` and written there a batch at a time.
     residue_file: Option<Arc<ResidueFile>>,
+    spill_batch: Vec<u8>,
+    /// (ordinal, offset in the batch) of the representatives in `spill_batch`.
+    spill_reps: Vec<(u32, u32)>,
 }
 
 impl Writer {
@@ -105,6 +109,8 @@ impl Writer {
             counts: WriterCounts::default(),
             pending_touches: Vec::new(),
             residue_file,
+            spill_batch: Vec::new(),
+            spill_reps: Vec::new(),
         }
     }
 
@@ -184,6 +190,20 @@ impl Writer {
         }
     }
 
+    /// Writes the collected residues to the spill file and points their representatives
+    /// there; if spilling has stopped, they stay held.
+    fn flush_spill(&mut self) {
+        if let Some(base) = self
+            .residue_file
+            .as_ref()
+            .and_then(|f| f.append(&self.spill_batch))
+        {
+            self.index.write().spilled(&self.spill_reps, base);
+        }
+        self.spill_batch.clear();
+        self.spill_reps.clear();
+    }
+
     fn flush_touches(&mut self) {
         if self.pending_touches.is_empty() {
             return;
@@ -203,14 +223,12 @@ impl Writer {
     ) -> Result<(), SinkError> {
         self.flush_touches();
         // The replay's record ordinal is its decision position.
-        let residues = match self
-            .residue_file
-            .as_ref()
-            .and_then(|f| f.span_at(record.ordinal))
-        {
+        let file = self.residue_file.as_deref();
+        let residues = match file.and_then(|f| f.span_at(record.ordinal)) {
             Some(span) if span.seq_len as usize == record.seq.len() => Residues::InFile(span),
             _ => Residues::Held(Arc::from(record.seq.as_slice())),
         };
+        let spill = matches!(file, Some(f) if f.is_spill());
         let ordinal = self.index.write().publish_residues(
             residues,
             record.seq.len(),
@@ -219,6 +237,14 @@ impl Writer {
             record.ordinal,
         );
         debug_assert_eq!(ordinal as u64, self.counts.representatives);
+        if spill {
+            self.spill_reps
+                .push((ordinal, self.spill_batch.len() as u32));
+            self.spill_batch.extend_from_slice(&record.seq);
+            if self.spill_batch.len() >= SPILL_BATCH {
+                self.flush_spill();
+            }
+        }
         self.counts.records += 1;
         self.counts.representatives += 1;
         match &mut self.destination {
