@@ -291,13 +291,15 @@ impl Decider {
         }
     }
 
-    /// Read residues of representatives indexed as [`Residues::InFile`] from `file`.
+    /// Read residues of representatives indexed as [`Residues::InFile`] or
+    /// [`Residues::Spilled`] from `file`.
     pub fn with_residue_file(mut self, file: Option<Arc<ResidueFile>>) -> Decider {
         self.residue_file = file;
         self
     }
 
-    /// `rep`'s residues in hand: shared when held, read back from the input file otherwise.
+    /// `rep`'s residues in hand: shared when held, read back from the input or spill file
+    /// otherwise.
     /// `None` if that read failed; the file keeps the error and the run fails with it.
     fn load(&mut self, rep: &IndexedRep) -> Option<RepSeq> {
         let seq = match &rep.residues {

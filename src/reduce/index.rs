@@ -85,7 +85,8 @@ pub struct RepSeq {
 /// Where an indexed representative's residues are.
 #[derive(Clone, Debug)]
 pub enum Residues {
-    /// In memory: streams, compressed inputs, arrival order.
+    /// In memory: a stream's newest representatives until the writer spills them, or all of
+    /// them when there is no spill file.
     Held(Arc<[u8]>),
     /// In the input file, read back for each pair (`reduce::residue_file`): longest first.
     InFile(FileSpan),
