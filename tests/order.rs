@@ -453,7 +453,7 @@ fn streams_and_compressed_files_keep_arrival_order_or_refuse_longest_first() {
 fn a_table_too_large_for_the_memory_limit_falls_back_to_arrival_order() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.fa");
-    // 30,000 tiny records need 1.6 MiB of table; 8 MiB of memory leaves it 0.8 MiB.
+    // 30,000 tiny records need 1.0 MiB of table; 8 MiB of memory leaves it 0.8 MiB.
     let mut fasta = Vec::new();
     for i in 0..30_000u32 {
         writeln!(fasta, ">r{i}\nMKV{}", ["A", "C", "D"][(i % 3) as usize]).unwrap();
@@ -462,7 +462,7 @@ fn a_table_too_large_for_the_memory_limit_falls_back_to_arrival_order() {
     let auto = reduce_file(dir.path(), &input, &["--memory-limit", "8M"]);
     let line = order_line(&auto.stderr);
     assert!(
-        line.starts_with("order: input order (longest first needs 56 bytes a record, more than "),
+        line.starts_with("order: input order (longest first needs 36 bytes a record, more than "),
         "{line}"
     );
     let arrival = reduce_file(

@@ -18,6 +18,12 @@ struct Entry {
     identity: Option<u32>,
 }
 
+/// An identity (0 to 1) as the `.clstr` prints it: hundredths of a percent, floored. Kept
+/// this way in the longest-first table (2 bytes where the identity took 8).
+pub fn hundredths(identity: f64) -> u16 {
+    (identity * 10_000.0).floor().clamp(0.0, 10_000.0) as u16
+}
+
 #[derive(Default)]
 pub struct ClstrCollector {
     clusters: Vec<Vec<Entry>>,
@@ -34,9 +40,10 @@ impl ClstrCollector {
         }]);
     }
 
-    pub fn add_member(&mut self, rep: u32, id: &[u8], len: usize, identity: f64) {
+    /// A member at `hundredths` of a percent identity ([`hundredths`]).
+    pub fn add_member(&mut self, rep: u32, id: &[u8], len: usize, hundredths: u16) {
         self.bytes += id.len() + 40;
-        let hundredths = (identity * 10_000.0).floor() as u32;
+        let hundredths = hundredths as u32;
         if let Some(cluster) = self.clusters.get_mut(rep as usize) {
             cluster.push(Entry {
                 record_len: len as u64,
@@ -77,8 +84,8 @@ mod tests {
         let mut c = ClstrCollector::default();
         c.new_cluster(b"repA", 10);
         c.new_cluster(b"repB", 8);
-        c.add_member(0, b"m1", 9, 0.95284);
-        c.add_member(1, b"m2", 8, 1.0);
+        c.add_member(0, b"m1", 9, hundredths(0.95284));
+        c.add_member(1, b"m2", 8, hundredths(1.0));
         let mut out = Vec::new();
         c.write_to("aa", &mut out).unwrap();
         assert_eq!(

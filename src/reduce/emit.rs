@@ -45,7 +45,8 @@ pub struct MemberOut<'a> {
     /// The representative's number (input order among representatives).
     pub rep: u32,
     pub delta: Vec<u8>,
-    pub identity: f64,
+    /// Identity in hundredths of a percent (`clstr::hundredths`).
+    pub identity: u16,
     pub exact: bool,
     pub record: &'a Record,
 }

@@ -272,7 +272,7 @@ impl Writer {
                 MemberOut {
                     rep: join.rep,
                     delta: join.delta,
-                    identity: join.identity,
+                    identity: crate::reduce::clstr::hundredths(join.identity),
                     exact: join.exact,
                     record,
                 },
