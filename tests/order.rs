@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{families, ok, parse, run, sha256, talaria, Families};
+use common::{families, ok, parse, run, run_with_stdin, sha256, talaria, Families};
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 /// A short record first, then a longer one that contains it with 40 residues inserted: in
 /// arrival order the short one is the representative; longest first, the long one is.
@@ -35,6 +34,11 @@ struct Outcome {
 }
 
 fn reduce_file(dir: &Path, input: &Path, args: &[&str]) -> Outcome {
+    reduce_file_env(dir, input, args, &[])
+}
+
+/// [`reduce_file`] with environment variables set (test hooks).
+fn reduce_file_env(dir: &Path, input: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let (out, deltas, tsv, clstr, back) = (
         dir.join("o.fa"),
         dir.join("o.delta"),
@@ -43,6 +47,7 @@ fn reduce_file(dir: &Path, input: &Path, args: &[&str]) -> Outcome {
         dir.join("back.fa"),
     );
     let done = ok(talaria()
+        .envs(env.iter().copied())
         .arg("reduce")
         .arg("-i")
         .arg(input)
@@ -224,37 +229,22 @@ fn residues_read_back_from_the_file_decide_exactly_as_residues_held() {
     assert!(reads > 100, "{line}");
     assert!(from_file.tsv.lines().any(|l| l.ends_with("-dup")));
 
-    let mut held = talaria();
-    held.env("REDUCE_TEST_HOLD_RESIDUES", "1");
-    let out = dir.path().join("held.fa");
-    let deltas = dir.path().join("held.delta");
-    let tsv = dir.path().join("held.tsv");
-    let done = ok(held
-        .arg("reduce")
-        .arg("-i")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .arg("-m")
-        .arg(&deltas)
-        .arg("--clusters")
-        .arg(&tsv)
-        .args(["-j", "2"]));
-    let stderr = String::from_utf8_lossy(&done.stderr);
+    let held = reduce_file_env(
+        dir.path(),
+        &input,
+        &["-j", "2"],
+        &[("REDUCE_TEST_HOLD_RESIDUES", "1")],
+    );
     assert_eq!(
-        residues_line(&stderr),
+        residues_line(&held.stderr),
         "residues: held in memory",
-        "{stderr}"
+        "{}",
+        held.stderr
     );
-    assert!(
-        std::fs::read(&out).unwrap() == from_file.reduced,
-        "reduced FASTA differs"
-    );
-    assert!(
-        std::fs::read(&deltas).unwrap() == from_file.deltas,
-        "deltas differ"
-    );
-    assert_eq!(std::fs::read_to_string(&tsv).unwrap(), from_file.tsv);
+    assert!(held.reduced == from_file.reduced, "reduced FASTA differs");
+    assert!(held.deltas == from_file.deltas, "deltas differ");
+    assert_eq!(held.tsv, from_file.tsv);
+    assert_eq!(held.clstr, from_file.clstr);
 }
 
 #[test]
@@ -329,23 +319,11 @@ fn a_streams_spilled_residues_decide_exactly_as_residues_held() {
         if hold {
             cmd.env("REDUCE_TEST_HOLD_RESIDUES", "1");
         }
-        let mut child = cmd
-            .args(["reduce", "-i", "-", "-j", threads, "-o"])
+        cmd.args(["reduce", "-i", "-", "-j", threads, "-o"])
             .arg(&out)
             .arg("-m")
-            .arg(&deltas)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let bytes = text.clone();
-        let w = std::thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
-        });
-        let done = child.wait_with_output().unwrap();
-        w.join().unwrap();
+            .arg(&deltas);
+        let done = run_with_stdin(&mut cmd, &text);
         assert!(
             done.status.success(),
             "{}",
@@ -385,23 +363,13 @@ fn streams_and_compressed_files_keep_arrival_order_or_refuse_longest_first() {
     let dir = tempfile::tempdir().unwrap();
     let fasta = short_then_long();
     let run_stdin = |args: &[&str], bytes: &[u8]| {
-        let mut child = talaria()
-            .args(["reduce", "-i", "-", "-o"])
-            .arg(dir.path().join("s.fa"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let bytes = bytes.to_vec();
-        let w = std::thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
-        });
-        let out = child.wait_with_output().unwrap();
-        w.join().unwrap();
-        out
+        run_with_stdin(
+            talaria()
+                .args(["reduce", "-i", "-", "-o"])
+                .arg(dir.path().join("s.fa"))
+                .args(args),
+            bytes,
+        )
     };
     let auto = run_stdin(&[], &fasta);
     assert!(auto.status.success());

@@ -668,7 +668,9 @@ impl RepIndex {
     }
 
     /// Publish the next representative. Returns its ordinal. When the index is over budget
-    /// afterwards, least recently used representatives are evicted until it fits.
+    /// afterwards, least recently used representatives are evicted until it fits. (Tests; the
+    /// writer says where the residues are with [`Self::publish_residues`].)
+    #[cfg(test)]
     pub fn publish(
         &mut self,
         seq: Arc<[u8]>,

@@ -31,14 +31,13 @@ use crate::fasta::record::Chunk;
 use crate::reduce::decide::{Decider, Join};
 use crate::reduce::emit::{EmitCounts, Emitter, MemberOut, Outputs};
 use crate::reduce::index::RepSeq;
-use crate::reduce::residue_file::{FileSpan, ResidueFile};
+use crate::reduce::residue_file::{changed, FileSpan, ResidueFile};
 use crate::reduce::ReduceError;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use talaria_stages::reader::replay::Piece;
-use talaria_stages::reader::{Compression, Input, InputSpec, ReadError};
+use talaria_stages::reader::{Compression, Input, InputSpec};
 use talaria_stages::sink::Sink;
 
 /// Table bytes per record: its byte range and length (16), its place in the order (4), its
@@ -445,7 +444,10 @@ pub fn write_in_input_order(
         }
     }
     let mut emitter = Emitter::with_known_representatives(outputs, known.into_iter());
-    let file = std::fs::File::open(&plan.path).map_err(|e| read_error(&plan.path, e))?;
+    // Members whose delta was not kept get it recomputed against their representative, read
+    // back from the file as in the deciding pass.
+    let reps = plan.residue_file()?;
+    let mut raw = Vec::new();
     let mut recomputed = 0u64;
     let mut seen = 0usize;
     // Opened once already: its fallback warning (if any) was given then.
@@ -473,7 +475,7 @@ pub fn write_in_input_order(
                         NO_DELTA => {
                             recomputed += 1;
                             let rep_index = plan.order[decisions.rep_pos[*rep as usize] as usize];
-                            let rep_seq = residues_of(plan, &file, rep_index as usize)?;
+                            let rep_seq = reps.read(plan.spans[rep_index as usize], &mut raw)?;
                             let rep_seq = RepSeq {
                                 ordinal: *rep,
                                 seq: Arc::from(rep_seq),
@@ -514,43 +516,6 @@ pub fn write_in_input_order(
         counts,
         reads,
         recomputed,
-    })
-}
-
-/// The residues of record `index`, read again from the file.
-fn residues_of(plan: &Plan, file: &std::fs::File, index: usize) -> Result<Vec<u8>, ReduceError> {
-    let span = plan.spans[index];
-    let mut raw = vec![0u8; span.raw_len as usize];
-    file.read_exact_at(&mut raw, span.offset)
-        .map_err(|e| read_error(&plan.path, e))?;
-    let mut chunks =
-        Chunker::chunk_all(&raw, 1, raw.len().max(1)).map_err(|error| ReduceError::Fasta {
-            path: plan.path.display().to_string(),
-            error,
-        })?;
-    chunks
-        .first_mut()
-        .and_then(|c| c.records.first_mut())
-        .map(|r| std::mem::take(&mut r.seq))
-        .filter(|seq| seq.len() == span.seq_len as usize)
-        .ok_or_else(|| changed(&plan.path))
-}
-
-fn read_error(path: &Path, e: std::io::Error) -> ReduceError {
-    ReduceError::Read(ReadError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-        offset: None,
-        kind: Some(e.kind()),
-    })
-}
-
-fn changed(path: &Path) -> ReduceError {
-    ReduceError::Read(ReadError {
-        path: path.display().to_string(),
-        message: "the file changed while it was read (longest-first order reads it twice)".into(),
-        offset: None,
-        kind: None,
     })
 }
 

@@ -185,7 +185,9 @@ impl ResidueFile {
         }
     }
 
-    fn read(&self, span: FileSpan, raw: &mut Vec<u8>) -> Result<Vec<u8>, ReduceError> {
+    /// [`Self::residues`] with the error returned (pass 3 of longest first recomputing a
+    /// delta), `raw` the buffer the record's bytes are read into.
+    pub fn read(&self, span: FileSpan, raw: &mut Vec<u8>) -> Result<Vec<u8>, ReduceError> {
         raw.clear();
         raw.resize(span.raw_len as usize, 0);
         self.file
@@ -260,7 +262,8 @@ fn read_error(path: &std::path::Path, e: &std::io::Error) -> ReduceError {
     })
 }
 
-fn changed(path: &std::path::Path) -> ReduceError {
+/// The error of a file that no longer holds what the longest-first scan found in it.
+pub(crate) fn changed(path: &std::path::Path) -> ReduceError {
     ReduceError::Read(talaria_stages::reader::ReadError {
         path: path.display().to_string(),
         message: "the file changed while it was read (longest-first order reads it more than once)"

@@ -8,6 +8,27 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// Runs `cmd` with `input` written to its stdin from another thread (so a child that fills its
+/// stdout or stderr pipe first cannot deadlock), stdout and stderr captured. A child that exits
+/// before reading everything is not an error here: the caller checks its status.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
 pub fn talaria() -> Command {
     Command::new(env!("CARGO_BIN_EXE_talaria"))
 }
