@@ -51,10 +51,10 @@ impl SimdLevel {
         Self::VECTOR.into_iter().find(|level| level.name() == text)
     }
 
-    /// `Ok` when this CPU (and this build's architecture) can run the level, else why not.
-    pub fn check(self) -> Result<(), String> {
-        let arch = std::env::consts::ARCH;
-        let supported = match self {
+    /// Whether this CPU (and this build's architecture) can run the level. Detection only: it
+    /// never formats a message, so `available` can call it for every level.
+    fn runs_here(self) -> Option<bool> {
+        Some(match self {
             SimdLevel::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Sse4 => std::arch::is_x86_feature_detected!("sse4.1"),
@@ -69,18 +69,23 @@ impl SimdLevel {
             }
             #[cfg(target_arch = "aarch64")]
             SimdLevel::Neon => std::arch::is_aarch64_feature_detected!("neon"),
-            _ => {
-                return Err(format!(
-                    "SIMD level {} does not exist on {arch}; this build's levels: {}",
-                    self.name(),
-                    Self::for_arch()
-                ))
-            }
-        };
-        if supported {
-            Ok(())
-        } else {
-            Err(format!(
+            // A level of another architecture: `None`, not `false`, so the message can say so.
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
+    }
+
+    /// `Ok` when this CPU (and this build's architecture) can run the level, else why not.
+    pub fn check(self) -> Result<(), String> {
+        match self.runs_here() {
+            Some(true) => Ok(()),
+            None => Err(format!(
+                "SIMD level {} does not exist on {}; this build's levels: {}",
+                self.name(),
+                std::env::consts::ARCH,
+                Self::for_arch()
+            )),
+            Some(false) => Err(format!(
                 "this CPU lacks the instructions of SIMD level {} (it has: {})",
                 self.name(),
                 Self::available()
@@ -88,7 +93,7 @@ impl SimdLevel {
                     .map(|level| level.name())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
+            )),
         }
     }
 
@@ -107,7 +112,7 @@ impl SimdLevel {
     pub fn available() -> Vec<SimdLevel> {
         std::iter::once(SimdLevel::Scalar)
             .chain(Self::VECTOR)
-            .filter(|level| level.check().is_ok())
+            .filter(|level| level.runs_here() == Some(true))
             .collect()
     }
 

@@ -301,4 +301,21 @@ fn levels_by_name_and_refusals() {
             level.check().is_ok()
         );
     }
+    // A level this CPU lacks is refused with the levels it has (once this recursed without end
+    // on a CPU without AVX-512: the message asked `available`, which asked `check` again).
+    let have = SimdLevel::available();
+    assert_eq!(have.first(), Some(&SimdLevel::Scalar));
+    for level in SimdLevel::VECTOR {
+        match level.check() {
+            Ok(()) => assert!(have.contains(&level), "{level}"),
+            Err(err) if err.contains("does not exist") => assert!(!have.contains(&level)),
+            Err(err) => {
+                assert!(!have.contains(&level), "{level}");
+                assert!(
+                    err.contains(&format!("level {} (it has: scalar", level.name())),
+                    "{err}"
+                );
+            }
+        }
+    }
 }
