@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{families, ok, talaria, Families};
+use common::{families, ok, run_with_stdin, talaria, Families};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -157,22 +157,8 @@ fn feed(cmd: &mut Command, bytes: Option<&[u8]>) -> Output {
     let Some(bytes) = bytes else {
         return cmd.stdin(Stdio::null()).output().unwrap();
     };
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let bytes = bytes.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
-    let output = child.wait_with_output().unwrap();
-    match writer.join().unwrap() {
-        // A run that fails early (the usage-error test) stops reading.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && !output.status.success() => {}
-        result => result.unwrap(),
-    }
-    output
+    // A run that fails early (the usage-error test) stops reading; callers check the status.
+    run_with_stdin(cmd, bytes)
 }
 
 fn reader_line(stderr: &str) -> &str {

@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::Stdio;
 
 fn check_round_trip(name: &str, input_bytes: &[u8], args: &[&str]) -> (Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
@@ -156,19 +154,12 @@ fn stdin_to_stdout_streaming_round_trips() {
     });
     let dir = tempfile::tempdir().unwrap();
     let deltas = dir.path().join("d.delta");
-    let mut child = talaria()
-        .args(["reduce", "-i", "-", "-o", "-", "-m"])
-        .arg(&deltas)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feed = input.clone();
-    let writer = std::thread::spawn(move || stdin.write_all(&feed).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = run_with_stdin(
+        talaria()
+            .args(["reduce", "-i", "-", "-o", "-", "-m"])
+            .arg(&deltas),
+        &input,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -177,19 +168,13 @@ fn stdin_to_stdout_streaming_round_trips() {
     let reduced = out.stdout;
     assert!(!reduced.is_empty());
 
-    let mut child = talaria()
-        .args(["reconstruct", "-i", "-", "-m"])
-        .arg(&deltas)
-        .args(["-o", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&reduced).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = run_with_stdin(
+        talaria()
+            .args(["reconstruct", "-i", "-", "-m"])
+            .arg(&deltas)
+            .args(["-o", "-"]),
+        &reduced,
+    );
     assert!(
         out.status.success(),
         "{}",
