@@ -93,6 +93,9 @@ pub struct TuningArgs {
     /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
     #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
     pub io_engine: Option<String>,
+    /// Aligners also try the representatives the writer has not published yet, taking serial work off the writer: true, false, or auto (from 4 aligner threads, while the writer has chunks queued); results are the same [performance.lookahead].
+    #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
+    pub lookahead: Option<config::Switch>,
     /// While the job runs, export live metrics: prometheus (served over HTTP at
     /// monitoring.prometheus_bind:prometheus_port + prometheus_endpoint), statsd (UDP to
     /// monitoring.statsd_host:statsd_port every metrics_interval_ms), or none [monitoring.metrics_export].
@@ -277,6 +280,7 @@ impl TuningArgs {
             pin_threads: self.pin_threads.then_some(true),
             thread_affinity: self.affinity,
             io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
+            lookahead: self.lookahead,
             metrics_export: self
                 .metrics_export
                 .as_deref()

@@ -127,6 +127,7 @@ fn every_flag_overrides() {
         pin_threads: Some(true),
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
+        lookahead: Some(talaria::config::Switch::On),
         metrics_export: Some(talaria::config::MetricsExport::Statsd),
         profile_preset: Some(talaria::config::ProfilePreset::HighSimilarity),
     };
@@ -136,6 +137,7 @@ fn every_flag_overrides() {
         talaria::config::MetricsExport::Statsd
     );
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
+    assert_eq!(c.performance.lookahead, talaria::config::Switch::On);
     assert_eq!(
         c.performance.profile_preset,
         talaria::config::ProfilePreset::HighSimilarity

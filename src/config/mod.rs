@@ -386,6 +386,9 @@ pub struct PerformanceConfig {
     pub prefetch_distance: usize,
     /// Threads of the prefetch stage (k-mers, hashes); 0 = max(1, threads / 4).
     pub prefetch_threads: usize,
+    /// Aligners try the representatives the writer has not published yet (`reduce::lookahead`):
+    /// on, off, or auto (from `lookahead::AUTO_MIN_WORKERS` aligner threads).
+    pub lookahead: Switch,
     /// Threads reading the input: 1 = read and decompress on one, 2 = `reader-raw` reads
     /// compressed input for the decompressing `reader` (as `parallel_io`); 0 = as
     /// `parallel_io` says. More is refused (`keys::IO_THREADS_MAX`).
@@ -516,6 +519,7 @@ impl Default for Config {
                 // and io_uring), no measurable cost warm (README, "Hardware and I/O").
                 prefetch_distance: 16,
                 prefetch_threads: 0,
+                lookahead: Switch::Auto,
                 io_threads: 0,
                 use_page_locking: false,
                 locked_memory: 1 << 30,
@@ -581,6 +585,7 @@ pub struct Overrides {
     pub pin_threads: Option<bool>,
     pub thread_affinity: Option<ThreadAffinity>,
     pub io_engine: Option<IoEngine>,
+    pub lookahead: Option<Switch>,
     pub metrics_export: Option<MetricsExport>,
     pub profile_preset: Option<ProfilePreset>,
 }
@@ -718,6 +723,7 @@ impl Config {
             Field::ParallelIo => Value::Bool(p.parallel_io),
             Field::PrefetchDistance => Value::Count(p.prefetch_distance as u64),
             Field::PrefetchThreads => Value::Count(p.prefetch_threads as u64),
+            Field::Lookahead => Value::Switch(p.lookahead),
             Field::IoThreads => Value::Count(p.io_threads as u64),
             Field::AllocationPoolSize => Value::Count(p.memory.allocation_pool_size as u64),
             Field::Allocator => Value::Allocator(p.memory.allocator),
@@ -808,6 +814,7 @@ impl Config {
             (Field::ParallelIo, Value::Bool(b)) => p.parallel_io = b,
             (Field::PrefetchDistance, v) => p.prefetch_distance = count(v) as usize,
             (Field::PrefetchThreads, v) => p.prefetch_threads = count(v) as usize,
+            (Field::Lookahead, Value::Switch(b)) => p.lookahead = b,
             (Field::IoThreads, v) => p.io_threads = count(v) as usize,
             (Field::AllocationPoolSize, v) => p.memory.allocation_pool_size = count(v) as usize,
             (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
@@ -883,6 +890,7 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::ParallelIo,
     Field::PrefetchDistance,
     Field::PrefetchThreads,
+    Field::Lookahead,
     Field::IoThreads,
     Field::PinThreads,
     Field::ThreadAffinity,
@@ -1051,6 +1059,7 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
             o.thread_affinity.map(Value::Affinity),
         ),
         ("performance.io_engine", o.io_engine.map(Value::IoEngine)),
+        ("performance.lookahead", o.lookahead.map(Value::Switch)),
         (
             "monitoring.metrics_export",
             o.metrics_export.map(Value::Export),

@@ -15,6 +15,7 @@ use crate::bio::sketch::Sketch;
 use crate::delta::ops;
 use crate::reduce::banding::BandPolicy;
 use crate::reduce::index::{IndexedRep, QueryScratch, RepIndex, RepSeq, Residues};
+use crate::reduce::lookahead::{Answer, Lookahead, TentativeChunk};
 use crate::reduce::rep_cache::{RepCache, RepProfile};
 use crate::reduce::residue_file::ResidueFile;
 use parking_lot::RwLock;
@@ -111,6 +112,9 @@ pub enum Verdict {
     Representative {
         snapshot: u32,
         tried: Vec<u32>,
+        /// What the worker found among the representatives not yet published
+        /// (`reduce::lookahead`); `None` from the writer's own searches.
+        lookahead: Option<Box<Lookahead>>,
     },
 }
 
@@ -205,6 +209,12 @@ pub fn candidates_bin(n: u64) -> usize {
 }
 
 impl DecideStats {
+    /// Pairs looked at past the k-mer filter: aligned, joined by a shortcut, or ruled out by
+    /// the LCS bound.
+    pub fn pairs_tried(&self) -> u64 {
+        self.alignments + self.shortcut_exact + self.shortcut_ungapped + self.ruled_out_by_lcs
+    }
+
     pub fn add(&mut self, o: &DecideStats) {
         self.alignments += o.alignments;
         self.alignments_passed += o.alignments_passed;
@@ -244,6 +254,8 @@ pub struct Decider {
     shared: Vec<(u32, u32)>,
     member_pos: FxHashMap<u64, u32>,
     votes: FxHashMap<i64, u32>,
+    /// Shared-key counts of a look-ahead chunk's representatives.
+    counts: Vec<u32>,
     /// The reference cache (`performance.cache_alignments`), when on.
     cache: Option<RepCache>,
     /// Where representatives' residues not held in memory are read back from.
@@ -284,6 +296,7 @@ impl Decider {
             shared: Vec::new(),
             member_pos: FxHashMap::default(),
             votes: FxHashMap::default(),
+            counts: Vec::new(),
             cache: None,
             residue_file: None,
             raw: Vec::new(),
@@ -391,26 +404,13 @@ impl Decider {
             if budget > 0 && !features.kmers.is_empty() {
                 guard.shared_counts(&features.kmers, since, &mut self.hits, &mut self.shared);
             }
-            let k = self.params.coder.k;
             let member = (seq.len(), features.kmers.len() as u32);
             let mut candidates: Vec<IndexedRep> = Vec::new();
             for &(ordinal, shared) in &self.shared {
                 if candidates.len() >= budget {
                     break;
                 }
-                let (len, distinct) = guard.meta(ordinal);
-                let bound = if self.params.kmer_filter {
-                    required_shared(
-                        k,
-                        self.params.threshold,
-                        member,
-                        (len as usize, distinct),
-                        self.params.sketch.scale(),
-                    )
-                } else {
-                    1
-                };
-                if shared < bound.max(self.params.min_shared) {
+                if !self.is_candidate(member, guard.meta(ordinal), shared) {
                     continue;
                 }
                 if let Some(rep) = guard.get(ordinal) {
@@ -438,7 +438,173 @@ impl Decider {
                 return Verdict::Member(join);
             }
         }
-        Verdict::Representative { snapshot, tried }
+        Verdict::Representative {
+            snapshot,
+            tried,
+            lookahead: None,
+        }
+    }
+
+    /// Whether a representative of `rep` = (residues, distinct keys) sharing `shared` of the
+    /// member's keys is a candidate for `member` = (residues, distinct keys): the short-word
+    /// bound (when on) and `min_shared_kmers`.
+    fn is_candidate(&self, member: (usize, u32), rep: (u32, u32), shared: u32) -> bool {
+        let bound = if self.params.kmer_filter {
+            required_shared(
+                self.params.coder.k,
+                self.params.threshold,
+                member,
+                (rep.0 as usize, rep.1),
+                self.params.sketch.scale(),
+            )
+        } else {
+            1
+        };
+        shared >= bound.max(self.params.min_shared)
+    }
+
+    /// For a record no published representative took (`budget` candidates left): try the
+    /// would-be representatives of `chunks` (ascending, the worker's own chunk last) in
+    /// decision order, as [`Self::search`] would try them once published, stopping at the
+    /// first join or when the budget is spent. Those before decision position `handled` are
+    /// skipped: the writer had published them before the search's snapshot, which tried them.
+    /// See `reduce::lookahead`.
+    pub fn look_ahead(
+        &mut self,
+        seq: &[u8],
+        features: &Features,
+        budget: usize,
+        chunks: &[&TentativeChunk],
+        handled: u64,
+    ) -> Lookahead {
+        let mut found = Lookahead {
+            chunks: chunks.iter().map(|c| c.chunk).collect(),
+            through: u64::MAX,
+            ..Lookahead::default()
+        };
+        if budget == 0 || features.kmers.is_empty() {
+            return found;
+        }
+        let member = (seq.len(), features.kmers.len() as u32);
+        let mut counts = std::mem::take(&mut self.counts);
+        let mut used = 0;
+        self.new_record();
+        'chunks: for chunk in chunks {
+            chunk.shared_counts(&features.kmers, &mut counts);
+            for (rep, &shared) in chunk.reps().iter().zip(&counts) {
+                let meta = (rep.seq.len().min(u32::MAX as usize) as u32, rep.distinct);
+                if rep.position < handled || shared == 0 || !self.is_candidate(member, meta, shared)
+                {
+                    continue;
+                }
+                used += 1;
+                // Not in the index yet: no ordinal, so the reference cache is left out (its
+                // answers are the same as without it).
+                let cache = self.cache.take();
+                let target = RepSeq {
+                    ordinal: u32::MAX,
+                    seq: Arc::clone(&rep.seq),
+                };
+                let joined = self.try_join(seq, &target);
+                self.cache = cache;
+                if let Some(join) = joined {
+                    found.passed = Some((rep.position, join));
+                    found.through = rep.position;
+                    break 'chunks;
+                }
+                found.failed.push(rep.position);
+                if used >= budget {
+                    found.through = rep.position;
+                    break 'chunks;
+                }
+            }
+        }
+        self.counts = counts;
+        found
+    }
+
+    /// The writer's completion of a record that no representative published before `snapshot`
+    /// took, after `already_tried` candidates: the representatives published since, in ordinal
+    /// order, as [`Self::search`] from `snapshot` would try them. `answer` gives what the
+    /// worker's look-ahead found for an ordinal; the rest are worked out here. The same join
+    /// (or none) as that search.
+    pub fn complete(
+        &mut self,
+        index: &RwLock<RepIndex>,
+        seq: &[u8],
+        features: &Features,
+        snapshot: u32,
+        already_tried: usize,
+        mut answer: impl FnMut(u32) -> Answer,
+    ) -> Option<Join> {
+        let budget = self.params.max_candidates.saturating_sub(already_tried);
+        if budget == 0 || features.kmers.is_empty() {
+            return None;
+        }
+        let member = (seq.len(), features.kmers.len() as u32);
+        let published = index.read().published();
+        // Shared counts of the representatives since `snapshot`, walked only if one of them
+        // was not answered.
+        let mut walked = false;
+        let mut used = 0;
+        self.new_record();
+        for ordinal in snapshot..published {
+            if used >= budget {
+                break;
+            }
+            // Most answers say "not a candidate": those need no look at the index.
+            let answered = answer(ordinal);
+            if matches!(answered, Answer::NotCandidate) {
+                continue;
+            }
+            let (rep, meta) = {
+                let guard = index.read();
+                (guard.get(ordinal).cloned(), guard.meta(ordinal))
+            };
+            let Some(rep) = rep else {
+                continue; // evicted, or never indexed: not a candidate
+            };
+            let shared = match answered {
+                Answer::NotCandidate => continue,
+                Answer::Failed => {
+                    used += 1;
+                    continue;
+                }
+                Answer::Passed(mut join) => {
+                    join.rep = ordinal;
+                    return Some(join);
+                }
+                Answer::Shared(shared) => shared,
+                Answer::Unknown => {
+                    if !walked {
+                        walked = true;
+                        self.shared.clear();
+                        index.read().shared_counts(
+                            &features.kmers,
+                            snapshot,
+                            &mut self.hits,
+                            &mut self.shared,
+                        );
+                    }
+                    match self.shared.binary_search_by_key(&ordinal, |&(o, _)| o) {
+                        Ok(at) => self.shared[at].1,
+                        Err(_) => 0,
+                    }
+                }
+            };
+            if shared == 0 || !self.is_candidate(member, meta, shared) {
+                continue;
+            }
+            used += 1;
+            self.stats.candidates += 1;
+            let Some(rep) = self.load(&rep) else {
+                continue; // the run fails with the read's error
+            };
+            if let Some(join) = self.try_join(seq, &rep) {
+                return Some(join);
+            }
+        }
+        None
     }
 
     /// Align `seq` (query) against `rep` (target) in a band around the diagonal most k-mer hits

@@ -17,6 +17,7 @@ pub mod export;
 pub mod index;
 pub mod io;
 pub mod longest_first;
+pub mod lookahead;
 pub mod memtrace;
 pub mod monitor;
 pub mod numa;

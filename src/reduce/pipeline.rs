@@ -17,6 +17,7 @@ use crate::reduce::decide::{Decider, Features, Params};
 use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
 use crate::reduce::longest_first::{self, Choice, Decisions};
+use crate::reduce::lookahead::{self, Place, Pool, TentativeChunk};
 use crate::reduce::residue_file::ResidueFile;
 use crate::reduce::summary::Summary;
 use crate::reduce::writer::{DecidedChunk, Destination, Finished, Outputs, Writer};
@@ -86,6 +87,9 @@ struct Budgets {
     aligner_cells: usize,
     /// The longest-first table and the deltas it keeps (taken out of `index` when used).
     order_table: usize,
+    /// The aligners' look-ahead pool (`reduce::lookahead`): what the decided queue's
+    /// reservation leaves unused.
+    lookahead: usize,
 }
 
 /// Bytes each queue between stages (blocks, chunks, features, decided chunks) is allowed at
@@ -130,6 +134,7 @@ impl Budgets {
             // One traceback byte per cell: all workers plus the writer together get ~10%.
             aligner_cells: (part(1, 10) / (workers + 1)).max(1 << 20),
             order_table: part(1, 10),
+            lookahead: reserved(decided).saturating_sub(capped(decided)),
         }
     }
 }
@@ -579,6 +584,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     }
     drop((chunk_rx, sketch_tx));
 
+    // Would-be representatives of the chunks decided but not yet written (`reduce::lookahead`).
+    let mode = lookahead::Mode::choose(cfg.performance.lookahead, workers);
+    let lookahead = Arc::new(Pool::new(lookahead::keep_for(workers), budgets.lookahead));
     let mut aligners = Vec::new();
     for i in 0..workers {
         let queue = pinning.as_ref().and_then(|p| p.queue_of(i));
@@ -588,6 +596,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let live = Arc::clone(&live);
         let (params, cells) = (params.clone(), budgets.aligner_cells);
         let residue_file = residue_file.clone();
+        let pool = Arc::clone(&lookahead);
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
             if let Some(pinning) = &pinning {
                 pinning.pin_aligner(i);
@@ -600,21 +609,28 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             )
             .with_residue_file(residue_file);
             let counters = metrics::counters();
+            let mut earlier = Vec::new();
             while let Some(SketchedChunk { chunk, features }) = rx.recv(&counters) {
                 let span = metrics::span("chunk");
                 let before = (decider.stats.alignments, decider.stats.alignments_passed);
                 let cache_before = decider.stats.cache;
+                let mut own = TentativeChunk::new(chunk.index);
                 let verdicts = chunk
                     .records
                     .iter()
                     .zip(&features)
-                    .map(
-                        |(record, feature)| match decider.exact(&index, &record.seq, feature) {
-                            Some(join) => crate::reduce::decide::Verdict::Member(join),
-                            None => decider.search(&index, &record.seq, feature, 0, 0),
-                        },
-                    )
+                    .map(|(record, feature)| {
+                        let (index, pool) = (&*index, &*pool);
+                        let at = Place {
+                            index,
+                            pool,
+                            chunk: chunk.index,
+                            mode,
+                        };
+                        lookahead::decide(&mut decider, at, record, feature, &mut earlier, &mut own)
+                    })
                     .collect();
+                pool.insert(own);
                 drop(span);
                 let p = &live.progress;
                 Progress::add(&p.alignments, decider.stats.alignments - before.0);
@@ -668,8 +684,9 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             }
         };
         let residue_file = residue_file.clone();
+        let pool = Arc::clone(&lookahead);
         stage::spawn("writer", move || -> Result<_, ReduceError> {
-            let mut writer = Writer::new(index, decider, destination, residue_file);
+            let mut writer = Writer::new(index, decider, destination, residue_file, pool);
             let counters = metrics::counters();
             loop {
                 let next = {
@@ -966,6 +983,14 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         alignments_passed: stats.alignments_passed,
         rechecks: counts.rechecks,
         recheck_joins: counts.recheck_joins,
+        lookahead_settled: counts.lookahead_settled,
+        lookahead: match (cfg.performance.lookahead, mode) {
+            (Switch::Auto, lookahead::Mode::Off) => format!(
+                "off: auto, below {} aligner threads",
+                lookahead::AUTO_MIN_WORKERS
+            ),
+            _ => mode.describe(),
+        },
         redone: counts.redone,
         index_peak_bytes: index.stats.peak_bytes,
         index_budget: budgets.index as u64,

@@ -39,6 +39,10 @@ pub struct Summary {
     pub alignments_passed: u64,
     pub rechecks: u64,
     pub recheck_joins: u64,
+    /// Re-checks the aligners' look-ahead answered whole (`performance.lookahead`).
+    pub lookahead_settled: u64,
+    /// Whether the look-ahead ran ("off", "on", "auto: ...").
+    pub lookahead: String,
     pub redone: u64,
     pub index_peak_bytes: u64,
     pub index_budget: u64,
@@ -173,13 +177,15 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  candidates: {}\n  alignments: {} run, {} passed, {} candidates ruled out by LCS; writer re-checks {} ({} joined), redone after eviction {}",
+            "  candidates: {}\n  alignments: {} run, {} passed, {} candidates ruled out by LCS; writer re-checks {} ({} joined, {} answered whole by the aligners' look-ahead ({})), redone after eviction {}",
             self.candidates,
             self.alignments,
             self.alignments_passed,
             self.ruled_out_by_lcs,
             self.rechecks,
             self.recheck_joins,
+            self.lookahead_settled,
+            self.lookahead,
             self.redone
         )?;
         writeln!(

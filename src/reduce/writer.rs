@@ -10,6 +10,7 @@ use crate::reduce::decide::{Decider, Features, Join, Verdict};
 use crate::reduce::emit::{EmitCounts, Emitter, MemberOut};
 use crate::reduce::index::{RepIndex, Residues};
 use crate::reduce::longest_first::Decisions;
+use crate::reduce::lookahead::{Answer, Pool, Recent, RecentRep, TentativeChunk};
 use crate::reduce::residue_file::{ResidueFile, SPILL_BATCH};
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -35,7 +36,9 @@ impl talaria_stages::Weighted for DecidedChunk {
 fn verdict_bytes(v: &Verdict) -> usize {
     64 + match v {
         Verdict::Member(join) => join.delta.capacity(),
-        Verdict::Representative { tried, .. } => tried.capacity() * 4,
+        Verdict::Representative {
+            tried, lookahead, ..
+        } => tried.capacity() * 4 + lookahead.as_ref().map_or(0, |l| 64 + l.heap_bytes()),
     }
 }
 
@@ -50,6 +53,8 @@ pub struct WriterCounts {
     /// worker's snapshot, and how many of those turned a would-be representative into a member.
     pub rechecks: u64,
     pub recheck_joins: u64,
+    /// Re-checks the aligners' look-ahead answered whole: the writer aligned nothing.
+    pub lookahead_settled: u64,
     /// Decisions redone because an index eviction invalidated the worker's view.
     pub redone: u64,
     pub reduced_bytes: u64,
@@ -93,6 +98,11 @@ pub struct Writer {
     spill_batch: Vec<u8>,
     /// (ordinal, offset in the batch) of the representatives in `spill_batch`.
     spill_reps: Vec<(u32, u32)>,
+    /// The would-be representatives the aligners look ahead at: each chunk's leave once it
+    /// is written.
+    pool: Arc<Pool>,
+    /// Chunk and decision position of the representatives published lately.
+    recent: Recent,
 }
 
 impl Writer {
@@ -101,6 +111,7 @@ impl Writer {
         decider: Decider,
         destination: Destination,
         residue_file: Option<Arc<ResidueFile>>,
+        pool: Arc<Pool>,
     ) -> Writer {
         Writer {
             index,
@@ -111,6 +122,8 @@ impl Writer {
             residue_file,
             spill_batch: Vec::new(),
             spill_reps: Vec::new(),
+            pool,
+            recent: Recent::default(),
         }
     }
 
@@ -135,13 +148,35 @@ impl Writer {
         {
             emitter.preamble(preamble)?;
         }
+        // The worker listed every record it left a representative, in order (`lookahead::decide`).
+        let mut listed = 0u32;
         for ((record, feature), verdict) in chunk.records.iter().zip(&features).zip(verdicts) {
+            let slot = matches!(
+                &verdict,
+                Verdict::Representative {
+                    lookahead: Some(_),
+                    ..
+                }
+            )
+            .then(|| {
+                listed += 1;
+                listed - 1
+            });
             match self.resolve(record, feature, verdict) {
                 Some(join) => self.write_member(&chunk, record, join)?,
-                None => self.write_representative(&chunk, record, feature)?,
+                None => {
+                    self.recent.push(RecentRep {
+                        chunk: chunk.index,
+                        position: record.ordinal,
+                        slot,
+                    });
+                    self.write_representative(&chunk, record, feature)?
+                }
             }
+            self.pool.handled(record.ordinal + 1);
         }
         self.flush_touches();
+        self.pool.written(chunk.index);
         Ok(())
     }
 
@@ -158,7 +193,11 @@ impl Writer {
             Verdict::Member(join) if !join.exact && index.read().get(join.rep).is_some() => {
                 Some(join)
             }
-            Verdict::Representative { snapshot, tried } => {
+            Verdict::Representative {
+                snapshot,
+                tried,
+                lookahead,
+            } => {
                 let still_alive = {
                     let guard = index.read();
                     tried.iter().all(|&t| guard.get(t).is_some())
@@ -171,13 +210,54 @@ impl Writer {
                     return None;
                 }
                 self.counts.rechecks += 1;
-                let joined = as_join(self.decider.search(
-                    &index,
-                    &record.seq,
-                    features,
-                    snapshot,
-                    tried.len(),
-                ));
+                let joined = match lookahead {
+                    Some(mut lookahead) if self.recent.covers(snapshot) => {
+                        let before = self.decider.stats.pairs_tried();
+                        let (recent, pool) = (&self.recent, &self.pool);
+                        // Shared-key counts of one listed chunk's representatives, for those the
+                        // worker did not see (ordinals come in order, so chunk after chunk).
+                        let mut counted: Option<(u64, Option<Arc<TentativeChunk>>)> = None;
+                        let mut counts = Vec::new();
+                        let joined = self.decider.complete(
+                            &index,
+                            &record.seq,
+                            features,
+                            snapshot,
+                            tried.len(),
+                            |ordinal| {
+                                let rep = recent.get(ordinal);
+                                let Some(slot) = rep.slot else {
+                                    return Answer::Unknown;
+                                };
+                                match lookahead.answer(rep.chunk, rep.position, true) {
+                                    Answer::Unknown => {}
+                                    known => return known,
+                                }
+                                if counted.as_ref().is_none_or(|(c, _)| *c != rep.chunk) {
+                                    let listed = pool.get(rep.chunk);
+                                    if let Some(chunk) = &listed {
+                                        chunk.shared_counts(&features.kmers, &mut counts);
+                                    }
+                                    counted = Some((rep.chunk, listed));
+                                }
+                                match &counted {
+                                    Some((_, Some(_))) => Answer::Shared(counts[slot as usize]),
+                                    _ => Answer::Unknown,
+                                }
+                            },
+                        );
+                        let tried_here = self.decider.stats.pairs_tried() - before;
+                        self.counts.lookahead_settled += (tried_here == 0) as u64;
+                        joined
+                    }
+                    _ => as_join(self.decider.search(
+                        &index,
+                        &record.seq,
+                        features,
+                        snapshot,
+                        tried.len(),
+                    )),
+                };
                 self.counts.recheck_joins += joined.is_some() as u64;
                 joined
             }
