@@ -98,8 +98,8 @@ pub(crate) enum Field {
     IoBufferSize,
     ParallelIo,
     PrefetchDistance,
-    Lookahead,
     PrefetchThreads,
+    Lookahead,
     IoThreads,
     PinThreads,
     ThreadAffinity,
@@ -286,9 +286,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     // Prefetcher, I/O threads, block pool (README, "Hardware and I/O"). prefetch_distance is in
     // reader blocks; io_threads above 2 is refused with its reason in Config::validate.
     KeySpec { name: "performance.prefetch_distance", field: Field::PrefetchDistance, kind: Kind::Integer { min: 0, max: 4096, auto: false }, flag: None },
+    KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
     // The aligners' look-ahead at unpublished representatives (README, "Threads and the writer").
     KeySpec { name: "performance.lookahead", field: Field::Lookahead, kind: Kind::Switch, flag: Some("--lookahead") },
-    KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
     KeySpec { name: "performance.io_threads", field: Field::IoThreads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: None },
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },
