@@ -93,7 +93,7 @@ pub struct TuningArgs {
     /// Reader engine: auto, read, mmap or uring (io_uring) [performance.io_engine].
     #[arg(long, value_name = "ENGINE", value_parser = ["auto", "read", "mmap", "uring"])]
     pub io_engine: Option<String>,
-    /// Aligners also try the representatives the writer has not published yet, taking serial work off the writer: true, false, or auto (from 4 aligner threads, while the writer has chunks queued); results are the same [performance.lookahead].
+    /// Aligners also try the representatives the writer has not published yet, taking serial work off the writer: true, false, or auto (with 8 CPUs and 4 aligner threads or more, while the writer has chunks queued); results are the same [performance.lookahead].
     #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
     pub lookahead: Option<config::Switch>,
     /// While the job runs, export live metrics: prometheus (served over HTTP at

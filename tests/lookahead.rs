@@ -104,11 +104,11 @@ fn one_chunk_is_answered_by_the_lookahead() {
     assert_eq!(off, 0, "{off_text}");
     assert!(off_text.contains("look-ahead (off)"), "{off_text}");
     assert_eq!(on_reduced, off_reduced);
-    // "auto" stays off below 4 aligner threads, and says why.
+    // "auto" stays off with 1 aligner thread, and says why.
     let (auto, auto_text, _) = run("auto");
     assert_eq!(auto, 0);
     assert!(
-        auto_text.contains("off: auto, below 4 aligner threads"),
+        auto_text.contains("off: auto needs 8 CPUs and 4 aligner threads"),
         "{auto_text}"
     );
 }

@@ -48,11 +48,13 @@ pub enum Mode {
     WhileWriterBehind { workers: usize },
 }
 
-/// `performance.lookahead = "auto"` looks ahead from this many aligner threads. Measured on
-/// 2 CPUs (20k UniProt, 2 aligners), where the threads already share too few CPUs: the
-/// writer's CPU fell from 2.53 to 1.50 s at 0.5 and from 0.69 to 0.32 s at 0.9, but the whole
-/// run took 10-20% more CPU and no less time. With CPUs to spare, the writer's serial work is
-/// what bounds the run (README, "Threads and the writer").
+/// `performance.lookahead = "auto"` looks ahead only with this many CPUs allowed and this many
+/// aligner threads. Measured on 2 CPUs (20k UniProt), where the threads already share too few
+/// CPUs: the writer's CPU fell from 2.53 to 1.50 s at 0.5 and from 0.69 to 0.32 s at 0.9, but
+/// the run took 5-40% more CPU and no less time (with `-j 4`, 1.30x the time at 0.5). With
+/// CPUs to spare, the writer's serial work is what bounds the run, but that gain is inferred,
+/// not measured (README, "Threads and the writer").
+pub const AUTO_MIN_CPUS: usize = 8;
 pub const AUTO_MIN_WORKERS: usize = 4;
 
 impl Mode {
@@ -65,12 +67,15 @@ impl Mode {
         }
     }
 
-    pub fn choose(setting: crate::config::Switch, workers: usize) -> Mode {
+    /// The mode for `setting` with `workers` aligner threads on `cpus` allowed CPUs.
+    pub fn choose(setting: crate::config::Switch, workers: usize, cpus: usize) -> Mode {
         use crate::config::Switch;
         match setting {
             Switch::On => Mode::Always,
             Switch::Off => Mode::Off,
-            Switch::Auto if workers >= AUTO_MIN_WORKERS => Mode::WhileWriterBehind { workers },
+            Switch::Auto if workers >= AUTO_MIN_WORKERS && cpus >= AUTO_MIN_CPUS => {
+                Mode::WhileWriterBehind { workers }
+            }
             Switch::Auto => Mode::Off,
         }
     }

@@ -208,10 +208,11 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         cfg.performance.memory_limit,
     ));
     let exporter = Exporter::start(&cfg.monitoring, &live)?;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let workers = match cfg.performance.threads {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        0 => cpus,
         n => n,
     };
     let mut budgets = Budgets::split(cfg.performance.memory_limit, workers);
@@ -585,7 +586,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     drop((chunk_rx, sketch_tx));
 
     // Would-be representatives of the chunks decided but not yet written (`reduce::lookahead`).
-    let mode = lookahead::Mode::choose(cfg.performance.lookahead, workers);
+    let mode = lookahead::Mode::choose(cfg.performance.lookahead, workers, cpus);
     let lookahead = Arc::new(Pool::new(lookahead::keep_for(workers), budgets.lookahead));
     let mut aligners = Vec::new();
     for i in 0..workers {
@@ -986,7 +987,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         lookahead_settled: counts.lookahead_settled,
         lookahead: match (cfg.performance.lookahead, mode) {
             (Switch::Auto, lookahead::Mode::Off) => format!(
-                "off: auto, below {} aligner threads",
+                "off: auto needs {} CPUs and {} aligner threads, this run has {cpus} and {workers}",
+                lookahead::AUTO_MIN_CPUS,
                 lookahead::AUTO_MIN_WORKERS
             ),
             _ => mode.describe(),
