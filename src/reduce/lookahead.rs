@@ -50,8 +50,8 @@ pub enum Mode {
 
 /// `performance.lookahead = "auto"` looks ahead only with this many CPUs allowed and this many
 /// aligner threads. Measured on 2 CPUs (20k UniProt), where the threads already share too few
-/// CPUs: the writer's CPU fell from 2.53 to 1.50 s at 0.5 and from 0.69 to 0.32 s at 0.9, but
-/// the run took 5-40% more CPU and no less time (with `-j 4`, 1.30x the time at 0.5). With
+/// CPUs: the writer's CPU fell from 2.83 to 1.13 s at 0.5 and from 0.63 to 0.28 s at 0.9, but
+/// the run took 5-45% more CPU and no less time (with `-j 4`, 1.30x the time at 0.5). With
 /// CPUs to spare, the writer's serial work is what bounds the run, but that gain is inferred,
 /// not measured (README, "Threads and the writer").
 pub const AUTO_MIN_CPUS: usize = 8;
