@@ -118,6 +118,18 @@ impl BandPolicy {
         })
     }
 
+    /// A band holding every band [`Self::first`] and [`Self::widen`] can give for this pair:
+    /// widening keeps the first band's diagonal and stops at the widest half-width. `None` when
+    /// the whole matrix is aligned. The LCS bound counts only matches inside it
+    /// (`Decider::bound_and_seed`).
+    pub fn envelope(&self, threshold: f64, seed: Seed, shorter: usize) -> Option<Band> {
+        let first = self.first(threshold, seed, shorter)?;
+        Some(Band {
+            diagonal: first.diagonal,
+            half_width: first.half_width.max(self.widest(threshold, shorter)),
+        })
+    }
+
     /// After a failed attempt in `band`: the wider band to try next, or `None` to give up.
     pub fn widen(
         &self,
@@ -263,6 +275,70 @@ mod tests {
             p.widen(wide, &drift, (1000, 1000), 0.9).unwrap().half_width,
             108
         );
+    }
+
+    /// Whatever the policy and the seed, the first band and every widening of it lie inside
+    /// the envelope.
+    #[test]
+    fn every_band_tried_lies_inside_the_envelope() {
+        let policies = [
+            BandPolicy::default(),
+            BandPolicy {
+                min_half_width: 40,
+                max_half_width: 20,
+                ..BandPolicy::default()
+            },
+            BandPolicy {
+                max_half_width: 300,
+                ..BandPolicy::default()
+            },
+            BandPolicy {
+                adaptive: false,
+                fixed_half_width: 50,
+                ..BandPolicy::default()
+            },
+            BandPolicy {
+                adaptive: false,
+                ..BandPolicy::default()
+            },
+        ];
+        // A path that runs along both edges of any band, so every widening is taken.
+        let drift = aln(
+            0,
+            0,
+            vec![
+                (AlignOp::Delete, 2000),
+                (AlignOp::Insert, 4000),
+                (AlignOp::Pair, 10),
+            ],
+        );
+        for p in policies {
+            for threshold in [0.5, 0.9] {
+                for (best, low, high) in [(0, 0, 0), (3, -40, 12), (-7, -7, 500), (9, -800, 900)] {
+                    let seed = Seed { best, low, high };
+                    let envelope = p.envelope(threshold, seed, 2000).unwrap();
+                    let inside = |b: Band| {
+                        b.diagonal - b.half_width as i64
+                            >= envelope.diagonal - envelope.half_width as i64
+                            && b.diagonal + b.half_width as i64
+                                <= envelope.diagonal + envelope.half_width as i64
+                    };
+                    let mut band = p.first(threshold, seed, 2000);
+                    let mut tries = 0;
+                    while let Some(b) = band {
+                        assert!(inside(b), "{p:?} {seed:?} {b:?} outside {envelope:?}");
+                        band = p.widen(b, &drift, (2000, 2000), threshold);
+                        tries += 1;
+                    }
+                    assert!(tries >= 1);
+                }
+            }
+        }
+        let none = BandPolicy {
+            banded: false,
+            ..BandPolicy::default()
+        };
+        assert_eq!(none.envelope(0.5, at(0), 300), None);
     }
 
     #[test]

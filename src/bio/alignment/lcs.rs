@@ -109,7 +109,7 @@ impl Lcs {
         // Bits over the shorter sequence: fewer words per step.
         let (query, target) = if a.len() >= b.len() { (a, b) } else { (b, a) };
         self.masks.build(target);
-        run(query, &self.masks, need, enough, &mut self.v)
+        run(query, &self.masks, need, enough, None, &mut self.v)
     }
 
     /// The LCS length of `query` and the sequence `masks` were built from, with the same
@@ -122,18 +122,78 @@ impl Lcs {
         need: usize,
         enough: usize,
     ) -> usize {
-        run(query, masks, need, enough, &mut self.v)
+        run(query, masks, need, enough, None, &mut self.v)
     }
 
     /// The exact LCS length of `a` and `b`, ignoring ASCII case.
     pub fn length(&mut self, a: &[u8], b: &[u8]) -> usize {
         self.length_up_to(a, b, 0, usize::MAX)
     }
+
+    /// [`Lcs::length_up_to`] counting only the matches `(i, j)` of `a[i]` and `b[j]` with
+    /// `j - i` in `band`: a bound on the identical columns of any alignment inside that band
+    /// of diagonals, at most the plain LCS and far below it for unrelated sequences.
+    pub fn length_up_to_in_band(
+        &mut self,
+        a: &[u8],
+        b: &[u8],
+        need: usize,
+        enough: usize,
+        band: DiagonalRange,
+    ) -> usize {
+        if a.len() >= b.len() {
+            self.masks.build(b);
+            run(a, &self.masks, need, enough, Some(band), &mut self.v)
+        } else {
+            // Bits over `a`: its positions are the columns, so the diagonals change sign.
+            self.masks.build(a);
+            let flipped = DiagonalRange {
+                low: -band.high,
+                high: -band.low,
+            };
+            run(b, &self.masks, need, enough, Some(flipped), &mut self.v)
+        }
+    }
+
+    /// [`Lcs::length_against`] counting only the matches `(i, j)` of `query[i]` and position
+    /// `j` of the masks' sequence with `j - i` in `band`.
+    pub fn length_against_in_band(
+        &mut self,
+        query: &[u8],
+        masks: &LcsMasks,
+        need: usize,
+        enough: usize,
+        band: DiagonalRange,
+    ) -> usize {
+        run(query, masks, need, enough, Some(band), &mut self.v)
+    }
+}
+
+/// Diagonals `low..=high`, a diagonal being a position of the second sequence minus one of the
+/// first (the aligner's target minus query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiagonalRange {
+    pub low: i64,
+    pub high: i64,
 }
 
 /// Hyyrö's recurrence: one row per query residue over the target's masks. The zero bits of `v`
 /// after a row count the LCS of the target and the query so far, which only grows row by row.
-fn run(query: &[u8], masks: &LcsMasks, need: usize, enough: usize, v: &mut Vec<u64>) -> usize {
+///
+/// With `band` (diagonals `j - i`, `j` a target position, `i` a query position), row `i` keeps
+/// only the match bits of columns `i + low ..= i + high` and updates only the words holding
+/// them. That is the same recurrence on masked match bits, not an approximation: a word left of
+/// the band sees no match and no carry (the words before it have none to give), so it cannot
+/// change; a word right of the band has never held a match (the band only moves right), so it
+/// is still all ones, and a carry passes through all ones leaving them as they were.
+fn run(
+    query: &[u8],
+    masks: &LcsMasks,
+    need: usize,
+    enough: usize,
+    band: Option<DiagonalRange>,
+    v: &mut Vec<u64>,
+) -> usize {
     let (m, words) = (masks.len, masks.words);
     if m == 0 {
         return 0;
@@ -158,13 +218,29 @@ fn run(query: &[u8], masks: &LcsMasks, need: usize, enough: usize, v: &mut Vec<u
         let s = masks.slot[c.to_ascii_uppercase() as usize];
         if s != 0 {
             let row = &masks.matches[(s as usize - 1) * words..s as usize * words];
-            let mut carry = 0u64;
-            for (v, &pm) in v.iter_mut().zip(row) {
-                let u = *v & pm;
-                let (sum, c1) = v.overflowing_add(u);
-                let (sum, c2) = sum.overflowing_add(carry);
-                carry = (c1 | c2) as u64;
-                *v = sum | (*v & !pm);
+            match band {
+                None => step(v, row, 0, None),
+                Some(band) => {
+                    let first = i as i64 + band.low;
+                    let last = (i as i64 + band.high).min(m as i64 - 1);
+                    if first > m as i64 - 1 {
+                        // The band has left the matrix: no row below can match.
+                        break;
+                    }
+                    if last >= 0 {
+                        let first = first.max(0) as usize;
+                        let last = last as usize;
+                        let (w0, w1) = (first / 64, last / 64);
+                        let keep_low = !0u64 << (first % 64);
+                        let keep_high = !0u64 >> (63 - last % 64);
+                        step(
+                            &mut v[w0..=w1],
+                            &row[w0..=w1],
+                            0,
+                            Some((keep_low, keep_high)),
+                        );
+                    }
+                }
             }
         }
         // Every 32 rows: give up once even matching every remaining query residue fails, and
@@ -179,6 +255,34 @@ fn run(query: &[u8], masks: &LcsMasks, need: usize, enough: usize, v: &mut Vec<u
     lcs_of(v)
 }
 
+/// One row of the recurrence over `v` with match bits `row`, the carry entering the first
+/// word being `carry`. `keep` = (mask of the first word, mask of the last word) restricts the
+/// match bits to a band.
+#[inline(always)]
+fn step(v: &mut [u64], row: &[u64], mut carry: u64, keep: Option<(u64, u64)>) {
+    let last = v.len() - 1;
+    for (w, (v, &pm)) in v.iter_mut().zip(row).enumerate() {
+        let pm = match keep {
+            None => pm,
+            Some((low, high)) => {
+                let mut pm = pm;
+                if w == 0 {
+                    pm &= low;
+                }
+                if w == last {
+                    pm &= high;
+                }
+                pm
+            }
+        };
+        let u = *v & pm;
+        let (sum, c1) = v.overflowing_add(u);
+        let (sum, c2) = sum.overflowing_add(carry);
+        carry = (c1 | c2) as u64;
+        *v = sum | (*v & !pm);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +294,25 @@ mod tests {
             let mut cur = vec![0usize; b.len() + 1];
             for (j, &y) in b.iter().enumerate() {
                 cur[j + 1] = if x.eq_ignore_ascii_case(&y) {
+                    prev[j] + 1
+                } else {
+                    prev[j + 1].max(cur[j])
+                };
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    /// The textbook LCS counting only matches `a[i] = b[j]` with `j - i` in `band`.
+    fn reference_in_band(a: &[u8], b: &[u8], band: DiagonalRange) -> usize {
+        let mut prev = vec![0usize; b.len() + 1];
+        for (i, &x) in a.iter().enumerate() {
+            let mut cur = vec![0usize; b.len() + 1];
+            for (j, &y) in b.iter().enumerate() {
+                let d = j as i64 - i as i64;
+                let matched = (band.low..=band.high).contains(&d) && x.eq_ignore_ascii_case(&y);
+                cur[j + 1] = if matched {
                     prev[j] + 1
                 } else {
                     prev[j + 1].max(cur[j])
@@ -304,6 +427,136 @@ mod tests {
         // Related sequences reach half their length long before the last row.
         let half = lcs.length_up_to(&a, &b, 0, 250);
         assert!((250..=exact).contains(&half), "{half}");
+    }
+
+    /// Banded lengths equal the banded reference for bands inside, across and outside the
+    /// matrix, on either side holding the bits, with and without kept masks; early stops answer
+    /// "below need" and "reached enough" as the exact value does.
+    #[test]
+    fn banded_matches_the_banded_reference() {
+        let mut state = 0x1234_5678;
+        let mut lcs = Lcs::new();
+        let alphabet = b"ACDEFGHIKLMNPQRSTVWYacdef";
+        for (n, m) in [
+            (1usize, 1usize),
+            (5, 70),
+            (70, 5),
+            (64, 64),
+            (65, 130),
+            (130, 65),
+            (200, 197),
+            (300, 80),
+            (80, 300),
+        ] {
+            let a = random_seq(&mut state, n, alphabet);
+            // Half the pairs related, so the band matters.
+            let b = if n == m || m % 2 == 0 {
+                let mut b = random_seq(&mut state, m, alphabet);
+                for (j, x) in b.iter_mut().enumerate() {
+                    if j < n && j % 4 != 0 {
+                        *x = a[j];
+                    }
+                }
+                b
+            } else {
+                random_seq(&mut state, m, alphabet)
+            };
+            let (n, m) = (n as i64, m as i64);
+            let bands = [
+                (0, 0),
+                (-3, 3),
+                (-16, 16),
+                (-70, 2),
+                (5, 40),
+                (-n - 5, m + 5),
+                (-n, -n),
+                (m - 1, m + 50),
+                (m, m + 10),
+                (-n - 20, -n),
+                (-200, -64),
+                (63, 65),
+            ];
+            for (low, high) in bands {
+                let band = DiagonalRange { low, high };
+                let exact = reference_in_band(&a, &b, band);
+                let flipped = DiagonalRange {
+                    low: -high,
+                    high: -low,
+                };
+                assert_eq!(exact, reference_in_band(&b, &a, flipped));
+                let what = format!("{n}x{m} band {low}..={high}");
+                assert_eq!(
+                    lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, band),
+                    exact,
+                    "{what}"
+                );
+                assert_eq!(
+                    lcs.length_up_to_in_band(&b, &a, 0, usize::MAX, flipped),
+                    exact,
+                    "{what}"
+                );
+                let masks_b = LcsMasks::of(&b);
+                let masks_a = LcsMasks::of(&a);
+                assert_eq!(
+                    lcs.length_against_in_band(&a, &masks_b, 0, usize::MAX, band),
+                    exact,
+                    "{what}"
+                );
+                assert_eq!(
+                    lcs.length_against_in_band(&b, &masks_a, 0, usize::MAX, flipped),
+                    exact,
+                    "{what}"
+                );
+                assert!(exact <= reference(&a, &b));
+                for need in [exact, exact + 1, exact + 30] {
+                    let x = lcs.length_up_to_in_band(&a, &b, need, usize::MAX, band);
+                    let y = lcs.length_against_in_band(&b, &masks_a, need, usize::MAX, flipped);
+                    assert_eq!(x >= need, exact >= need, "{what} need {need}");
+                    assert_eq!(y >= need, exact >= need, "{what} need {need}");
+                    assert!(x <= exact && y <= exact);
+                }
+                for enough in [1, exact / 2, exact, exact + 1] {
+                    let x = lcs.length_up_to_in_band(&a, &b, 0, enough, band);
+                    assert_eq!(x >= enough, exact >= enough, "{what} enough {enough}");
+                    assert!(x <= exact);
+                }
+            }
+        }
+    }
+
+    /// A banded alignment's identical columns never exceed the banded LCS of a band holding it.
+    #[test]
+    fn banded_bound_holds_for_banded_alignments() {
+        let aligner = crate::bio::alignment::Aligner::new();
+        let mut lcs = Lcs::new();
+        let mut state = 4242;
+        for round in 0..40usize {
+            let a = random_seq(&mut state, 60 + round * 9, b"ACDEFGHIKLMNPQRSTVWY");
+            let mut b = random_seq(&mut state, 20, b"ACDEFGHIKLMNPQRSTVWY");
+            b.extend_from_slice(&a[round % 7..]);
+            for i in (round % 3..b.len()).step_by(4 + round % 3) {
+                b[i] = b"acdefghiklmnpqrstvwy"[(i * 7 + round) % 20];
+            }
+            let diagonal = 20 - (round % 7) as i64 + (round % 5) as i64 - 2;
+            let half_width = 4 + round % 20;
+            let band = crate::bio::alignment::Band {
+                diagonal,
+                half_width,
+            };
+            let Some(aln) = aligner.align_banded(&a, &b, band) else {
+                continue;
+            };
+            let range = DiagonalRange {
+                low: diagonal - half_width as i64,
+                high: diagonal + half_width as i64,
+            };
+            let bound = lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, range);
+            assert!(
+                bound >= aln.identical,
+                "round {round}: {bound} < {}",
+                aln.identical
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod simd_tests;
 mod tests;
 mod wavefront;
 
-pub use lcs::{Lcs, LcsMasks};
+pub use lcs::{DiagonalRange, Lcs, LcsMasks};
 pub use scoring::Scoring;
 pub use simd::SimdLevel;
 
