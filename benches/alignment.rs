@@ -8,7 +8,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use talaria::bio::alignment::{Aligner, Band, Lcs, SimdLevel};
+use talaria::bio::alignment::{Aligner, Band, DiagonalRange, Lcs, SimdLevel};
 use talaria::bio::alphabet::Alphabet;
 
 /// Half widths of the narrow and wide bands.
@@ -87,6 +87,25 @@ fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>,
     let mut lcs = Lcs::new();
     group.bench_function(format!("{name}/lcs_bound"), |b| {
         b.iter(|| lcs.length(black_box(&member), black_box(&representative)))
+    });
+    // The same bound inside a band envelope (what the pipeline runs with banding on): the
+    // widest automatic band at 0.9 on the main diagonal, matches counted only there.
+    let shorter = member.len().min(representative.len());
+    let half = ((0.1 * shorter as f64).ceil() as i64 + 8).max(16);
+    let band = DiagonalRange {
+        low: -half,
+        high: half,
+    };
+    group.bench_function(format!("{name}/lcs_bound_in_band{half}"), |b| {
+        b.iter(|| {
+            lcs.length_up_to_in_band(
+                black_box(&member),
+                black_box(&representative),
+                0,
+                usize::MAX,
+                band,
+            )
+        })
     });
     group.finish();
 }
