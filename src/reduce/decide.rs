@@ -783,30 +783,31 @@ impl Decider {
         while enough <= shorter && !passes(enough) {
             enough += 1;
         }
-        let (lcs, seed) = if self.params.band.banded {
+        // The envelope needs the seed; without banding the LCS takes the whole matrix.
+        let (seed, envelope) = if self.params.band.banded {
             let seed = early.unwrap_or_else(|| self.seed(seq, rep));
-            let envelope = self
-                .params
-                .band
-                .envelope(threshold, seed, shorter)
-                .expect("a banded policy gives a band");
-            let band = DiagonalRange {
-                low: envelope.diagonal - envelope.half_width as i64,
-                high: envelope.diagonal + envelope.half_width as i64,
-            };
-            let lcs = match profile {
-                Some(p) => self
-                    .lcs
-                    .length_against_in_band(seq, &p.masks, need, enough, band),
-                None => self.lcs.length_up_to_in_band(seq, rep, need, enough, band),
-            };
-            (lcs, Some(seed))
+            (
+                Some(seed),
+                self.params.band.envelope(threshold, seed, shorter),
+            )
         } else {
-            let lcs = match profile {
-                Some(p) => self.lcs.length_against(seq, &p.masks, need, enough),
-                None => self.lcs.length_up_to(seq, rep, need, enough),
-            };
-            (lcs, early)
+            (early, None)
+        };
+        let lcs = match (envelope, profile) {
+            (Some(envelope), profile) => {
+                let band = DiagonalRange {
+                    low: envelope.diagonal - envelope.half_width as i64,
+                    high: envelope.diagonal + envelope.half_width as i64,
+                };
+                match profile {
+                    Some(p) => self
+                        .lcs
+                        .length_against_in_band(seq, &p.masks, need, enough, band),
+                    None => self.lcs.length_up_to_in_band(seq, rep, need, enough, band),
+                }
+            }
+            (None, Some(p)) => self.lcs.length_against(seq, &p.masks, need, enough),
+            (None, None) => self.lcs.length_up_to(seq, rep, need, enough),
         };
         if !passes(lcs) {
             return None;
