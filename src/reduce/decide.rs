@@ -990,15 +990,11 @@ mod tests {
                 high: kept().max().unwrap(),
             }
         };
-        let mut state = 0x5eedu64;
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(0x5eed);
         let mut random = |len: usize, letters: &[u8]| -> Vec<u8> {
             (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    letters[(state % letters.len() as u64) as usize]
-                })
+                .map(|_| letters[rng.gen_range(0..letters.len())])
                 .collect()
         };
         for round in 0..40usize {

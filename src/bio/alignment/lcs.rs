@@ -198,6 +198,11 @@ fn run(
     if m == 0 {
         return 0;
     }
+    // No band: one that holds every column of every row.
+    let band = band.unwrap_or(DiagonalRange {
+        low: -(query.len() as i64),
+        high: m as i64,
+    });
     v.clear();
     v.resize(words, !0);
     let last_bits = m - (words - 1) * 64;
@@ -218,29 +223,17 @@ fn run(
         let s = masks.slot[c.to_ascii_uppercase() as usize];
         if s != 0 {
             let row = &masks.matches[(s as usize - 1) * words..s as usize * words];
-            match band {
-                None => step(v, row, 0, None),
-                Some(band) => {
-                    let first = i as i64 + band.low;
-                    let last = (i as i64 + band.high).min(m as i64 - 1);
-                    if first > m as i64 - 1 {
-                        // The band has left the matrix: no row below can match.
-                        break;
-                    }
-                    if last >= 0 {
-                        let first = first.max(0) as usize;
-                        let last = last as usize;
-                        let (w0, w1) = (first / 64, last / 64);
-                        let keep_low = !0u64 << (first % 64);
-                        let keep_high = !0u64 >> (63 - last % 64);
-                        step(
-                            &mut v[w0..=w1],
-                            &row[w0..=w1],
-                            0,
-                            Some((keep_low, keep_high)),
-                        );
-                    }
-                }
+            let first = i as i64 + band.low;
+            let last = (i as i64 + band.high).min(m as i64 - 1);
+            if first > m as i64 - 1 {
+                // The band has left the matrix: no row below can match.
+                break;
+            }
+            if last >= 0 {
+                let (first, last) = (first.max(0) as usize, last as usize);
+                let (w0, w1) = (first / 64, last / 64);
+                let keep = (!0u64 << (first % 64), !0u64 >> (63 - last % 64));
+                step(&mut v[w0..=w1], &row[w0..=w1], keep);
             }
         }
         // Every 32 rows: give up once even matching every remaining query residue fails, and
@@ -255,26 +248,20 @@ fn run(
     lcs_of(v)
 }
 
-/// One row of the recurrence over `v` with match bits `row`, the carry entering the first
-/// word being `carry`. `keep` = (mask of the first word, mask of the last word) restricts the
-/// match bits to a band.
+/// One row of the recurrence over `v` with match bits `row`, the match bits of the first word
+/// masked by `keep.0` and those of the last by `keep.1` (the band's edges).
 #[inline(always)]
-fn step(v: &mut [u64], row: &[u64], mut carry: u64, keep: Option<(u64, u64)>) {
+fn step(v: &mut [u64], row: &[u64], keep: (u64, u64)) {
     let last = v.len() - 1;
+    let mut carry = 0u64;
     for (w, (v, &pm)) in v.iter_mut().zip(row).enumerate() {
-        let pm = match keep {
-            None => pm,
-            Some((low, high)) => {
-                let mut pm = pm;
-                if w == 0 {
-                    pm &= low;
-                }
-                if w == last {
-                    pm &= high;
-                }
-                pm
-            }
-        };
+        let mut pm = pm;
+        if w == 0 {
+            pm &= keep.0;
+        }
+        if w == last {
+            pm &= keep.1;
+        }
         let u = *v & pm;
         let (sum, c1) = v.overflowing_add(u);
         let (sum, c2) = sum.overflowing_add(carry);
@@ -485,28 +472,16 @@ mod tests {
                 };
                 assert_eq!(exact, reference_in_band(&b, &a, flipped));
                 let what = format!("{n}x{m} band {low}..={high}");
-                assert_eq!(
-                    lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, band),
-                    exact,
-                    "{what}"
-                );
-                assert_eq!(
-                    lcs.length_up_to_in_band(&b, &a, 0, usize::MAX, flipped),
-                    exact,
-                    "{what}"
-                );
-                let masks_b = LcsMasks::of(&b);
                 let masks_a = LcsMasks::of(&a);
-                assert_eq!(
+                let masks_b = LcsMasks::of(&b);
+                // Either way round, with built and with kept masks.
+                let lengths = [
+                    lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, band),
+                    lcs.length_up_to_in_band(&b, &a, 0, usize::MAX, flipped),
                     lcs.length_against_in_band(&a, &masks_b, 0, usize::MAX, band),
-                    exact,
-                    "{what}"
-                );
-                assert_eq!(
                     lcs.length_against_in_band(&b, &masks_a, 0, usize::MAX, flipped),
-                    exact,
-                    "{what}"
-                );
+                ];
+                assert_eq!(lengths, [exact; 4], "{what}");
                 assert!(exact <= reference(&a, &b));
                 for need in [exact, exact + 1, exact + 30] {
                     let x = lcs.length_up_to_in_band(&a, &b, need, usize::MAX, band);
