@@ -103,7 +103,7 @@ fn bench_pair(c: &mut Criterion, name: &str, alphabet: Alphabet, pair: (Vec<u8>,
                 black_box(&representative),
                 0,
                 usize::MAX,
-                band,
+                Some(band),
             )
         })
     });

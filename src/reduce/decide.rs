@@ -793,21 +793,15 @@ impl Decider {
         } else {
             (early, None)
         };
-        let lcs = match (envelope, profile) {
-            (Some(envelope), profile) => {
-                let band = DiagonalRange {
-                    low: envelope.diagonal - envelope.half_width as i64,
-                    high: envelope.diagonal + envelope.half_width as i64,
-                };
-                match profile {
-                    Some(p) => self
-                        .lcs
-                        .length_against_in_band(seq, &p.masks, need, enough, band),
-                    None => self.lcs.length_up_to_in_band(seq, rep, need, enough, band),
-                }
-            }
-            (None, Some(p)) => self.lcs.length_against(seq, &p.masks, need, enough),
-            (None, None) => self.lcs.length_up_to(seq, rep, need, enough),
+        let band = envelope.map(|envelope| DiagonalRange {
+            low: envelope.diagonal - envelope.half_width as i64,
+            high: envelope.diagonal + envelope.half_width as i64,
+        });
+        let lcs = match profile {
+            Some(p) => self
+                .lcs
+                .length_against_in_band(seq, &p.masks, need, enough, band),
+            None => self.lcs.length_up_to_in_band(seq, rep, need, enough, band),
         };
         if !passes(lcs) {
             return None;

@@ -106,10 +106,7 @@ impl Lcs {
     /// more: at 0.5 most pairs the bound lets through reach their count well before the last
     /// row.
     pub fn length_up_to(&mut self, a: &[u8], b: &[u8], need: usize, enough: usize) -> usize {
-        // Bits over the shorter sequence: fewer words per step.
-        let (query, target) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-        self.masks.build(target);
-        run(query, &self.masks, need, enough, None, &mut self.v)
+        self.length_up_to_in_band(a, b, need, enough, None)
     }
 
     /// The LCS length of `query` and the sequence `masks` were built from, with the same
@@ -122,7 +119,7 @@ impl Lcs {
         need: usize,
         enough: usize,
     ) -> usize {
-        run(query, masks, need, enough, None, &mut self.v)
+        self.length_against_in_band(query, masks, need, enough, None)
     }
 
     /// The exact LCS length of `a` and `b`, ignoring ASCII case.
@@ -131,41 +128,43 @@ impl Lcs {
     }
 
     /// [`Lcs::length_up_to`] counting only the matches `(i, j)` of `a[i]` and `b[j]` with
-    /// `j - i` in `band`: a bound on the identical columns of any alignment inside that band
-    /// of diagonals, at most the plain LCS and far below it for unrelated sequences.
+    /// `j - i` in `band` (`None`: every match): a bound on the identical columns of any
+    /// alignment inside that band of diagonals, at most the plain LCS and far below it for
+    /// unrelated sequences.
     pub fn length_up_to_in_band(
         &mut self,
         a: &[u8],
         b: &[u8],
         need: usize,
         enough: usize,
-        band: DiagonalRange,
+        band: Option<DiagonalRange>,
     ) -> usize {
+        // Bits over the shorter sequence: fewer words per step.
         if a.len() >= b.len() {
             self.masks.build(b);
-            run(a, &self.masks, need, enough, Some(band), &mut self.v)
+            run(a, &self.masks, need, enough, band, &mut self.v)
         } else {
             // Bits over `a`: its positions are the columns, so the diagonals change sign.
             self.masks.build(a);
-            let flipped = DiagonalRange {
+            let flipped = band.map(|band| DiagonalRange {
                 low: -band.high,
                 high: -band.low,
-            };
-            run(b, &self.masks, need, enough, Some(flipped), &mut self.v)
+            });
+            run(b, &self.masks, need, enough, flipped, &mut self.v)
         }
     }
 
     /// [`Lcs::length_against`] counting only the matches `(i, j)` of `query[i]` and position
-    /// `j` of the masks' sequence with `j - i` in `band`.
+    /// `j` of the masks' sequence with `j - i` in `band` (`None`: every match).
     pub fn length_against_in_band(
         &mut self,
         query: &[u8],
         masks: &LcsMasks,
         need: usize,
         enough: usize,
-        band: DiagonalRange,
+        band: Option<DiagonalRange>,
     ) -> usize {
-        run(query, masks, need, enough, Some(band), &mut self.v)
+        run(query, masks, need, enough, band, &mut self.v)
     }
 }
 
@@ -476,22 +475,23 @@ mod tests {
                 let masks_b = LcsMasks::of(&b);
                 // Either way round, with built and with kept masks.
                 let lengths = [
-                    lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, band),
-                    lcs.length_up_to_in_band(&b, &a, 0, usize::MAX, flipped),
-                    lcs.length_against_in_band(&a, &masks_b, 0, usize::MAX, band),
-                    lcs.length_against_in_band(&b, &masks_a, 0, usize::MAX, flipped),
+                    lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, Some(band)),
+                    lcs.length_up_to_in_band(&b, &a, 0, usize::MAX, Some(flipped)),
+                    lcs.length_against_in_band(&a, &masks_b, 0, usize::MAX, Some(band)),
+                    lcs.length_against_in_band(&b, &masks_a, 0, usize::MAX, Some(flipped)),
                 ];
                 assert_eq!(lengths, [exact; 4], "{what}");
                 assert!(exact <= reference(&a, &b));
                 for need in [exact, exact + 1, exact + 30] {
-                    let x = lcs.length_up_to_in_band(&a, &b, need, usize::MAX, band);
-                    let y = lcs.length_against_in_band(&b, &masks_a, need, usize::MAX, flipped);
+                    let x = lcs.length_up_to_in_band(&a, &b, need, usize::MAX, Some(band));
+                    let y =
+                        lcs.length_against_in_band(&b, &masks_a, need, usize::MAX, Some(flipped));
                     assert_eq!(x >= need, exact >= need, "{what} need {need}");
                     assert_eq!(y >= need, exact >= need, "{what} need {need}");
                     assert!(x <= exact && y <= exact);
                 }
                 for enough in [1, exact / 2, exact, exact + 1] {
-                    let x = lcs.length_up_to_in_band(&a, &b, 0, enough, band);
+                    let x = lcs.length_up_to_in_band(&a, &b, 0, enough, Some(band));
                     assert_eq!(x >= enough, exact >= enough, "{what} enough {enough}");
                     assert!(x <= exact);
                 }
@@ -525,7 +525,7 @@ mod tests {
                 low: diagonal - half_width as i64,
                 high: diagonal + half_width as i64,
             };
-            let bound = lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, range);
+            let bound = lcs.length_up_to_in_band(&a, &b, 0, usize::MAX, Some(range));
             assert!(
                 bound >= aln.identical,
                 "round {round}: {bound} < {}",
