@@ -16,6 +16,7 @@ pub mod emit;
 pub mod export;
 pub mod index;
 pub mod io;
+mod key_hash;
 pub mod longest_first;
 pub mod lookahead;
 pub mod memtrace;

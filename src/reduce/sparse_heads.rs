@@ -23,13 +23,14 @@
 //! 0.5: every lookup missed the cache on the slots, where hashbrown's control bytes mostly
 //! answer "absent" from the cache; a bit filter in front of the slots did not recover it).
 //!
-//! The shards are `hashbrown::HashTable`s with [`bucket_hash`], not std's `HashMap` with
+//! The shards are `hashbrown::HashTable`s with [`key_hash`], not std's `HashMap` with
 //! rustc-hash's hasher (the same SwissTable layout and nearly the same hash): the lookups took
 //! 35% fewer samples (`perf record`, 20k UniProt at 0.5: 797 against 1,230, the caller's
 //! share included), the run 4% less CPU at 0.5 and 6% at 0.9. Prefetching a lookup's control
 //! group and first bucket 8 keys ahead (their addresses from `HashTable::get_bucket`) gave
 //! nothing more on top: 1.64 s CPU either way.
 
+use crate::reduce::key_hash::key_hash;
 use hashbrown::hash_table::{Entry, HashTable};
 
 /// Shards.
@@ -105,15 +106,10 @@ impl Route {
     }
 }
 
-/// The hash a shard's table files `key` under: a multiply (another constant than the route's,
-/// so a shard's keys spread over its buckets), rotated so that the well-mixed top bits of the
-/// product pick the bucket (hashbrown probes from `hash & (buckets - 1)`) and middle bits give
-/// its 7-bit tag (the hash's top bits).
+/// The hash a shard's table files `key` under.
 #[inline]
 fn bucket_hash(key: u32) -> u64 {
-    (key as u64 ^ 0x2545_f491)
-        .wrapping_mul(0x517c_c1b7_2722_0a95)
-        .rotate_left(26)
+    key_hash(key as u64)
 }
 
 /// Bytes a key is counted for: hashbrown keeps an 8-byte (key, head) bucket and a control byte
