@@ -96,6 +96,9 @@ pub struct TuningArgs {
     /// Aligners also try the representatives the writer has not published yet, taking serial work off the writer: true, false, or auto (with 8 CPUs and 4 aligner threads or more, while the writer has chunks queued); results are the same [performance.lookahead].
     #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
     pub lookahead: Option<config::Switch>,
+    /// Aligner threads run at nice +10 so the writer, the one serial stage, gets a CPU first: true, false, or auto (when the aligner threads and the writer outnumber the allowed CPUs); results are the same [performance.writer_priority].
+    #[arg(long, value_name = "BOOL|auto", value_parser = parse_switch)]
+    pub writer_priority: Option<config::Switch>,
     /// While the job runs, export live metrics: prometheus (served over HTTP at
     /// monitoring.prometheus_bind:prometheus_port + prometheus_endpoint), statsd (UDP to
     /// monitoring.statsd_host:statsd_port every metrics_interval_ms), or none [monitoring.metrics_export].
@@ -281,6 +284,7 @@ impl TuningArgs {
             thread_affinity: self.affinity,
             io_engine: self.io_engine.as_deref().and_then(config::IoEngine::parse),
             lookahead: self.lookahead,
+            writer_priority: self.writer_priority,
             metrics_export: self
                 .metrics_export
                 .as_deref()

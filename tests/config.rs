@@ -128,6 +128,7 @@ fn every_flag_overrides() {
         thread_affinity: Some(ThreadAffinity::Scatter),
         io_engine: Some(talaria::config::IoEngine::Uring),
         lookahead: Some(talaria::config::Switch::On),
+        writer_priority: Some(talaria::config::Switch::Off),
         metrics_export: Some(talaria::config::MetricsExport::Statsd),
         profile_preset: Some(talaria::config::ProfilePreset::HighSimilarity),
     };
@@ -138,6 +139,7 @@ fn every_flag_overrides() {
     );
     assert_eq!(c.performance.io_engine, talaria::config::IoEngine::Uring);
     assert_eq!(c.performance.lookahead, talaria::config::Switch::On);
+    assert_eq!(c.performance.writer_priority, talaria::config::Switch::Off);
     assert_eq!(
         c.performance.profile_preset,
         talaria::config::ProfilePreset::HighSimilarity

@@ -100,6 +100,7 @@ pub(crate) enum Field {
     PrefetchDistance,
     PrefetchThreads,
     Lookahead,
+    WriterPriority,
     IoThreads,
     PinThreads,
     ThreadAffinity,
@@ -145,7 +146,7 @@ pub(crate) enum Field {
     InfinityFabricAware,
 }
 
-pub(crate) const FIELD_COUNT: usize = 74;
+pub(crate) const FIELD_COUNT: usize = 75;
 
 /// What a key's value may be.
 #[derive(Clone, Copy, Debug)]
@@ -289,6 +290,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     KeySpec { name: "performance.prefetch_threads", field: Field::PrefetchThreads, kind: Kind::Integer { min: 1, max: 1024, auto: true }, flag: None },
     // The aligners' look-ahead at unpublished representatives (README, "Threads and the writer").
     KeySpec { name: "performance.lookahead", field: Field::Lookahead, kind: Kind::Switch, flag: Some("--lookahead") },
+    KeySpec { name: "performance.writer_priority", field: Field::WriterPriority, kind: Kind::Switch, flag: Some("--writer-priority") },
     KeySpec { name: "performance.io_threads", field: Field::IoThreads, kind: Kind::Integer { min: 0, max: U32, auto: false }, flag: None },
     // Locks the index's big arrays (README, "Memory allocator, huge pages, page locking").
     KeySpec { name: "performance.use_page_locking", field: Field::UsePageLocking, kind: Kind::Bool, flag: None },

@@ -389,6 +389,9 @@ pub struct PerformanceConfig {
     /// Aligners try the representatives the writer has not published yet (`reduce::lookahead`):
     /// on, off, or auto (from `lookahead::AUTO_MIN_WORKERS` aligner threads).
     pub lookahead: Switch,
+    /// Aligner threads run at a lower priority than the writer (`stage::set_thread_nice`):
+    /// on, off, or auto (when the aligners and the writer outnumber the allowed CPUs).
+    pub writer_priority: Switch,
     /// Threads reading the input: 1 = read and decompress on one, 2 = `reader-raw` reads
     /// compressed input for the decompressing `reader` (as `parallel_io`); 0 = as
     /// `parallel_io` says. More is refused (`keys::IO_THREADS_MAX`).
@@ -520,6 +523,7 @@ impl Default for Config {
                 prefetch_distance: 16,
                 prefetch_threads: 0,
                 lookahead: Switch::Auto,
+                writer_priority: Switch::Auto,
                 io_threads: 0,
                 use_page_locking: false,
                 locked_memory: 1 << 30,
@@ -586,6 +590,7 @@ pub struct Overrides {
     pub thread_affinity: Option<ThreadAffinity>,
     pub io_engine: Option<IoEngine>,
     pub lookahead: Option<Switch>,
+    pub writer_priority: Option<Switch>,
     pub metrics_export: Option<MetricsExport>,
     pub profile_preset: Option<ProfilePreset>,
 }
@@ -724,6 +729,7 @@ impl Config {
             Field::PrefetchDistance => Value::Count(p.prefetch_distance as u64),
             Field::PrefetchThreads => Value::Count(p.prefetch_threads as u64),
             Field::Lookahead => Value::Switch(p.lookahead),
+            Field::WriterPriority => Value::Switch(p.writer_priority),
             Field::IoThreads => Value::Count(p.io_threads as u64),
             Field::AllocationPoolSize => Value::Count(p.memory.allocation_pool_size as u64),
             Field::Allocator => Value::Allocator(p.memory.allocator),
@@ -815,6 +821,7 @@ impl Config {
             (Field::PrefetchDistance, v) => p.prefetch_distance = count(v) as usize,
             (Field::PrefetchThreads, v) => p.prefetch_threads = count(v) as usize,
             (Field::Lookahead, Value::Switch(b)) => p.lookahead = b,
+            (Field::WriterPriority, Value::Switch(b)) => p.writer_priority = b,
             (Field::IoThreads, v) => p.io_threads = count(v) as usize,
             (Field::AllocationPoolSize, v) => p.memory.allocation_pool_size = count(v) as usize,
             (Field::Allocator, Value::Allocator(a)) => p.memory.allocator = a,
@@ -891,6 +898,7 @@ const FIELDS: [Field; FIELD_COUNT] = [
     Field::PrefetchDistance,
     Field::PrefetchThreads,
     Field::Lookahead,
+    Field::WriterPriority,
     Field::IoThreads,
     Field::PinThreads,
     Field::ThreadAffinity,
@@ -1060,6 +1068,10 @@ fn flag_settings(o: &Overrides) -> Vec<Setting> {
         ),
         ("performance.io_engine", o.io_engine.map(Value::IoEngine)),
         ("performance.lookahead", o.lookahead.map(Value::Switch)),
+        (
+            "performance.writer_priority",
+            o.writer_priority.map(Value::Switch),
+        ),
         (
             "monitoring.metrics_export",
             o.metrics_export.map(Value::Export),

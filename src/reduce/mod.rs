@@ -24,6 +24,7 @@ pub mod monitor;
 pub mod numa;
 pub mod pipeline;
 pub mod placement;
+pub mod priority;
 pub mod profile;
 mod profile_html;
 mod profile_text;

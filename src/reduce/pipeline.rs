@@ -18,6 +18,7 @@ use crate::reduce::export::{Exporter, LiveRun, Progress};
 use crate::reduce::index::RepIndex;
 use crate::reduce::longest_first::{self, Choice, Decisions};
 use crate::reduce::lookahead::{self, Place, Pool, TentativeChunk};
+use crate::reduce::priority;
 use crate::reduce::residue_file::ResidueFile;
 use crate::reduce::summary::Summary;
 use crate::reduce::writer::{DecidedChunk, Destination, Finished, Outputs, Writer};
@@ -588,6 +589,8 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     // Would-be representatives of the chunks decided but not yet written (`reduce::lookahead`).
     let mode = lookahead::Mode::choose(cfg.performance.lookahead, workers, cpus);
     let lookahead = Arc::new(Pool::new(lookahead::keep_for(workers), budgets.lookahead));
+    let lower_aligners = priority::lowers_aligners(cfg.performance.writer_priority, workers, cpus);
+    let nice_error: Arc<parking_lot::Mutex<Option<String>>> = Arc::default();
     let mut aligners = Vec::new();
     for i in 0..workers {
         let queue = pinning.as_ref().and_then(|p| p.queue_of(i));
@@ -598,7 +601,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
         let (params, cells) = (params.clone(), budgets.aligner_cells);
         let residue_file = residue_file.clone();
         let pool = Arc::clone(&lookahead);
+        let nice_error = Arc::clone(&nice_error);
         aligners.push(stage::spawn(format!("aligner-{i}"), move || {
+            if lower_aligners {
+                if let Err(e) = stage::raise_thread_nice(priority::ALIGNER_NICE) {
+                    nice_error.lock().get_or_insert(e.to_string());
+                }
+            }
             if let Some(pinning) = &pinning {
                 pinning.pin_aligner(i);
                 pinning.set_memory_policy(i);
@@ -954,6 +963,7 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
     if let Some(exporter) = exporter {
         exporter.finish();
     }
+    let nice_error = nice_error.lock().take();
     Ok(Summary {
         input_name,
         compression,
@@ -993,6 +1003,13 @@ pub fn run_monitored(job: &ReduceJob, views: LiveViews) -> Result<Summary, Reduc
             ),
             _ => mode.describe(),
         },
+        writer_priority: priority::describe(
+            cfg.performance.writer_priority,
+            workers,
+            cpus,
+            lower_aligners,
+            nice_error.as_deref(),
+        ),
         redone: counts.redone,
         index_peak_bytes: index.stats.peak_bytes,
         index_budget: budgets.index as u64,

@@ -43,6 +43,8 @@ pub struct Summary {
     pub lookahead_settled: u64,
     /// Whether the look-ahead ran ("off", "on", "auto: ...").
     pub lookahead: String,
+    /// Whether the aligners ran below the writer, and why (`performance.writer_priority`).
+    pub writer_priority: String,
     pub redone: u64,
     pub index_peak_bytes: u64,
     pub index_budget: u64,
@@ -194,6 +196,7 @@ impl fmt::Display for Summary {
             self.band, self.widened, self.passed_after_widening
         )?;
         writeln!(f, "  kernel: {}", self.simd)?;
+        writeln!(f, "  priority: {}", self.writer_priority)?;
         write!(
             f,
             "  index: peak {:.1} MiB of {:.0} MiB budget",
