@@ -21,8 +21,16 @@ fn outputs_identical_at_any_priority_and_the_summary_says_which() {
     let mut reference = None;
     for (setting, threads, says) in [
         ("false", "2", "priority: all threads equal (off)"),
-        ("true", "1", "priority: aligners at nice +10, the writer first (on)"),
-        ("true", "3", "priority: aligners at nice +10, the writer first (on)"),
+        (
+            "true",
+            "1",
+            "priority: aligners at nice +10, the writer first (on)",
+        ),
+        (
+            "true",
+            "3",
+            "priority: aligners at nice +10, the writer first (on)",
+        ),
         ("auto", "2", "and the writer on"),
     ] {
         let sub = dir.path().join(format!("{setting}-{threads}"));
@@ -34,7 +42,14 @@ fn outputs_identical_at_any_priority_and_the_summary_says_which() {
             .arg(sub.join("o.fa"))
             .arg("-m")
             .arg(sub.join("o.dl"))
-            .args(["--writer-priority", setting, "-j", threads, "--chunk-size", "7"]));
+            .args([
+                "--writer-priority",
+                setting,
+                "-j",
+                threads,
+                "--chunk-size",
+                "7",
+            ]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{setting} -j {threads}:\n{stderr}");
         let got = (
@@ -52,7 +67,11 @@ fn outputs_identical_at_any_priority_and_the_summary_says_which() {
 fn writer_priority_is_a_config_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.fa");
-    std::fs::write(&path, ">a\nMKVLAAGIVALLLAAGCSSHH\n>b\nMKVLAAGIVALLLAAGCSSHA\n").unwrap();
+    std::fs::write(
+        &path,
+        ">a\nMKVLAAGIVALLLAAGCSSHH\n>b\nMKVLAAGIVALLLAAGCSSHA\n",
+    )
+    .unwrap();
     let config = dir.path().join("t.toml");
     std::fs::write(&config, "[performance]\nwriter_priority = false\n").unwrap();
     let out = ok(talaria()
@@ -63,7 +82,10 @@ fn writer_priority_is_a_config_key() {
         .arg("--config")
         .arg(&config));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("priority: all threads equal (off)"), "{stderr}");
+    assert!(
+        stderr.contains("priority: all threads equal (off)"),
+        "{stderr}"
+    );
     std::fs::write(&config, "[performance]\nwriter_priority = \"high\"\n").unwrap();
     let out = run(talaria()
         .args(["reduce", "-i"])

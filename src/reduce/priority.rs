@@ -70,6 +70,9 @@ mod tests {
             describe(Switch::Auto, 2, 2, true, None),
             "aligners at nice +10, the writer first (auto: 2 aligner threads and the writer on 2 CPUs)"
         );
-        assert_eq!(describe(Switch::Off, 2, 2, false, None), "all threads equal (off)");
+        assert_eq!(
+            describe(Switch::Off, 2, 2, false, None),
+            "all threads equal (off)"
+        );
     }
 }

@@ -372,7 +372,10 @@ mod nice_tests {
     fn raising_a_threads_nice_leaves_the_others_alone() {
         let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         let (first, second) = std::thread::spawn(|| {
-            (super::raise_thread_nice(3).unwrap(), super::raise_thread_nice(40).unwrap())
+            (
+                super::raise_thread_nice(3).unwrap(),
+                super::raise_thread_nice(40).unwrap(),
+            )
         })
         .join()
         .unwrap();
