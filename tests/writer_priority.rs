@@ -73,27 +73,24 @@ fn writer_priority_is_a_config_key() {
     )
     .unwrap();
     let config = dir.path().join("t.toml");
-    std::fs::write(&config, "[performance]\nwriter_priority = false\n").unwrap();
-    let out = ok(talaria()
-        .args(["reduce", "-i"])
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.path().join("o.fa"))
-        .arg("--config")
-        .arg(&config));
+    let reduce_with = |toml: &str, out: &str| {
+        std::fs::write(&config, toml).unwrap();
+        run(talaria()
+            .args(["reduce", "-i"])
+            .arg(&path)
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .arg("--config")
+            .arg(&config))
+    };
+    let out = reduce_with("[performance]\nwriter_priority = false\n", "o.fa");
+    assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("priority: all threads equal (off)"),
         "{stderr}"
     );
-    std::fs::write(&config, "[performance]\nwriter_priority = \"high\"\n").unwrap();
-    let out = run(talaria()
-        .args(["reduce", "-i"])
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.path().join("p.fa"))
-        .arg("--config")
-        .arg(&config));
+    let out = reduce_with("[performance]\nwriter_priority = \"high\"\n", "p.fa");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("performance.writer_priority"), "{stderr}");

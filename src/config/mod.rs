@@ -389,7 +389,7 @@ pub struct PerformanceConfig {
     /// Aligners try the representatives the writer has not published yet (`reduce::lookahead`):
     /// on, off, or auto (from `lookahead::AUTO_MIN_WORKERS` aligner threads).
     pub lookahead: Switch,
-    /// Aligner threads run at a lower priority than the writer (`stage::set_thread_nice`):
+    /// Aligner threads run at a lower priority than the writer (`reduce::priority`):
     /// on, off, or auto (when the aligners and the writer outnumber the allowed CPUs).
     pub writer_priority: Switch,
     /// Threads reading the input: 1 = read and decompress on one, 2 = `reader-raw` reads

@@ -246,6 +246,35 @@ impl<R> StageHandle<R> {
     }
 }
 
+/// Lowers the calling thread's scheduling priority: its nice value goes up by `by` (Linux: a
+/// thread has a nice value of its own, and raising it needs no privilege; capped at 19).
+/// Returns the nice value now in force.
+pub fn raise_thread_nice(by: i32) -> std::io::Result<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls about the calling thread; getpriority's -1 is a valid
+        // value, so errno tells an error apart.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            *libc::__errno_location() = 0;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            if now == -1 && *libc::__errno_location() != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let nice = (now + by).min(19);
+            if libc::setpriority(libc::PRIO_PROCESS, tid, nice) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(nice)
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = by;
+        Err(std::io::Error::other("per-thread priorities need Linux"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,48 +362,17 @@ mod tests {
         }
         assert_eq!(h.join().unwrap(), 5);
     }
-}
 
-/// Lowers the calling thread's scheduling priority: its nice value goes up by `by` (Linux: a
-/// thread has a nice value of its own, and raising it needs no privilege; capped at 19).
-/// Returns the nice value now in force.
-pub fn raise_thread_nice(by: i32) -> std::io::Result<i32> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain system calls about the calling thread; getpriority's -1 is a valid
-        // value, so errno tells an error apart.
-        unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            *libc::__errno_location() = 0;
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-            if now == -1 && *libc::__errno_location() != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let nice = (now + by).min(19);
-            if libc::setpriority(libc::PRIO_PROCESS, tid, nice) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(nice)
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = by;
-        Err(std::io::Error::other("per-thread priorities need Linux"))
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod nice_tests {
     /// On a thread of its own: the nice value goes up by what was asked, the process's other
     /// threads keep theirs, and it never passes 19.
+    #[cfg(target_os = "linux")]
     #[test]
     fn raising_a_threads_nice_leaves_the_others_alone() {
         let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         let (first, second) = std::thread::spawn(|| {
             (
-                super::raise_thread_nice(3).unwrap(),
-                super::raise_thread_nice(40).unwrap(),
+                raise_thread_nice(3).unwrap(),
+                raise_thread_nice(40).unwrap(),
             )
         })
         .join()
